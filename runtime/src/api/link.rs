@@ -1,0 +1,47 @@
+//! The `Link: <…>; rel="next"` URL of a page: the same route and filters,
+//! the window made explicit (so "the last 7 days" cannot drift between
+//! pages), and the token of where this page stopped.
+
+use axum::http::{HeaderMap, Uri};
+
+use crate::query::EventQuery;
+use crate::query::params::fingerprint;
+use crate::query::token;
+
+/// The public URL prefix of the API when it differs from what the router
+/// sees (API Gateway adds `https://host/stage`); set by the Lambda host.
+#[derive(Debug, Clone)]
+pub struct PublicBase(pub String);
+
+pub fn next_page_url(
+    base: Option<&PublicBase>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    pairs: &[(String, String)],
+    query: &EventQuery,
+    after: &str,
+) -> String {
+    let prefix = match base {
+        Some(PublicBase(prefix)) => prefix.trim_end_matches('/').to_owned(),
+        None => match headers.get("host").and_then(|h| h.to_str().ok()) {
+            Some(host) => {
+                let scheme = headers
+                    .get("x-forwarded-proto")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("http");
+                format!("{scheme}://{host}")
+            }
+            None => String::new(),
+        },
+    };
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs {
+        if !matches!(key.as_str(), "from" | "to" | "nextToken") {
+            serializer.append_pair(key, value);
+        }
+    }
+    serializer.append_pair("from", &query.from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+    serializer.append_pair("to", &query.to.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+    serializer.append_pair("nextToken", &token::encode(after, &fingerprint(query)));
+    format!("{prefix}{}?{}", uri.path(), serializer.finish())
+}

@@ -1,0 +1,176 @@
+//! The REST API: one axum router, served by `lambda_http` inside Lambda and
+//! by a plain HTTP server in local mode. All routes are `GET`:
+//! `/users`, `/services`, `/parameters` (lists), `/users/{user}`,
+//! `/services/{service}`, `/scan` (events), `/events/{eventID}` (one record).
+//! Every error is JSON `{"error": "..."}`; a bad request is a 4xx, never a 5xx.
+
+mod error;
+mod link;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+
+pub use error::ApiError;
+pub use link::PublicBase;
+
+use crate::event::EventSummary;
+use crate::query::{EventQuery, QueryEngine, Route, parse_event_query};
+use crate::store::{CatalogKind, EventStore};
+
+/// The routes this API serves, as documented in `swagger.yaml`.
+pub const ROUTES: &[&str] = &[
+    "/users",
+    "/users/{user}",
+    "/services",
+    "/services/{service}",
+    "/parameters",
+    "/scan",
+    "/events/{eventID}",
+];
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    engine: QueryEngine,
+    clock: fn() -> DateTime<Utc>,
+}
+
+impl ApiState {
+    pub fn new(store: Arc<dyn EventStore>) -> ApiState {
+        ApiState { engine: QueryEngine::new(store), clock: Utc::now }
+    }
+
+    /// Fixes "now" (for the default window) — for tests.
+    pub fn with_clock(mut self, clock: fn() -> DateTime<Utc>) -> ApiState {
+        self.clock = clock;
+        self
+    }
+
+    fn store(&self) -> &Arc<dyn EventStore> {
+        self.engine.store()
+    }
+}
+
+/// The router of the query API.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/users", get(list_users))
+        .route("/users/{*user}", get(user_events))
+        .route("/services", get(list_services))
+        .route("/services/{*service}", get(service_events))
+        .route("/parameters", get(list_parameters))
+        .route("/scan", get(scan_events))
+        .route("/events/{*event_id}", get(one_event))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn list_users(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    list(&state, CatalogKind::User).await
+}
+
+async fn list_services(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    list(&state, CatalogKind::Service).await
+}
+
+async fn list_parameters(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    list(&state, CatalogKind::Param).await
+}
+
+async fn list(state: &ApiState, kind: CatalogKind) -> Result<Response, ApiError> {
+    let values = state.store().catalog(kind, None).await?;
+    Ok(axum::Json(values).into_response())
+}
+
+async fn user_events(
+    State(state): State<ApiState>,
+    user: Result<Path<String>, PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
+    base: Option<axum::Extension<PublicBase>>,
+) -> Result<Response, ApiError> {
+    let Path(user) = user.map_err(ApiError::from_path)?;
+    events(&state, Route::User(user), &uri, &headers, base.map(|b| b.0)).await
+}
+
+async fn service_events(
+    State(state): State<ApiState>,
+    service: Result<Path<String>, PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
+    base: Option<axum::Extension<PublicBase>>,
+) -> Result<Response, ApiError> {
+    let Path(service) = service.map_err(ApiError::from_path)?;
+    events(&state, Route::service(&service), &uri, &headers, base.map(|b| b.0)).await
+}
+
+async fn scan_events(
+    State(state): State<ApiState>,
+    uri: Uri,
+    headers: HeaderMap,
+    base: Option<axum::Extension<PublicBase>>,
+) -> Result<Response, ApiError> {
+    events(&state, Route::Scan, &uri, &headers, base.map(|b| b.0)).await
+}
+
+async fn events(
+    state: &ApiState,
+    route: Route,
+    uri: &Uri,
+    headers: &HeaderMap,
+    base: Option<PublicBase>,
+) -> Result<Response, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let query: EventQuery = parse_event_query(route, &pairs, (state.clock)())?;
+    if query.count {
+        let n = state.engine.count(&query).await?;
+        return Ok(axum::Json(n).into_response());
+    }
+    let page = state.engine.page(&query).await?;
+    let summaries: Vec<EventSummary> = page.events.iter().map(|e| e.summary()).collect();
+    let mut response = axum::Json(summaries).into_response();
+    if let Some(after) = &page.next_after {
+        let next = link::next_page_url(base.as_ref(), headers, uri, &pairs, &query, after);
+        if let Ok(value) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+async fn one_event(
+    State(state): State<ApiState>,
+    event_id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(event_id) = event_id.map_err(ApiError::from_path)?;
+    let Some(event) = state.store().get_event(&event_id).await? else {
+        return Err(ApiError::not_found(format!("no event with eventID `{event_id}`")));
+    };
+    let text = event.record_json()?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {method} {}; the routes are GET {}",
+        uri.path(),
+        ROUTES.join(", ")
+    ))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}; this API is read-only, use GET", uri.path()),
+    )
+}

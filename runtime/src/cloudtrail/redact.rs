@@ -1,0 +1,90 @@
+//! Secrets CloudTrail copies into records (STS session tokens, secret keys,
+//! key material) are replaced before anything is stored; the rest of the
+//! record is kept as it was.
+
+use serde_json::Value;
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "REDACTED-BY-TRACKER";
+
+/// Field names whose values are secrets, wherever they appear under
+/// `requestParameters`, `responseElements` or `additionalEventData`
+/// (compared case-insensitively).
+const SECRET_FIELDS: &[&str] = &[
+    "sessiontoken",
+    "secretaccesskey",
+    "password",
+    "newpassword",
+    "oldpassword",
+    "keymaterial",
+    "privatekey",
+    "clientsecret",
+];
+
+const SECTIONS: &[&str] = &["requestParameters", "responseElements", "additionalEventData"];
+
+/// True when `text` may hold a secret field; a cheap test that lets most
+/// records skip the tree walk. Over-approximates, never under-.
+pub fn may_hold_secrets(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    SECRET_FIELDS.iter().any(|f| lower.contains(f))
+}
+
+/// Replaces secret values in `record` in place; returns whether anything changed.
+pub fn redact(record: &mut Value) -> bool {
+    let Some(object) = record.as_object_mut() else { return false };
+    let mut changed = false;
+    for section in SECTIONS {
+        if let Some(value) = object.get_mut(*section) {
+            changed |= redact_tree(value);
+        }
+    }
+    changed
+}
+
+fn redact_tree(value: &mut Value) -> bool {
+    let mut changed = false;
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                let secret = SECRET_FIELDS.iter().any(|f| key.eq_ignore_ascii_case(f));
+                if secret && !child.is_null() && child.as_str() != Some(REDACTED) {
+                    *child = Value::String(REDACTED.to_owned());
+                    changed = true;
+                } else {
+                    changed |= redact_tree(child);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                changed |= redact_tree(item);
+            }
+        }
+        _ => {}
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redacts_sts_credentials_and_keeps_the_rest() {
+        let mut r = json!({
+            "eventName": "AssumeRole",
+            "responseElements": {"credentials": {"accessKeyId": "ASIA1", "sessionToken": "tok", "expiration": "x"}},
+            "requestParameters": {"roleSessionName": "s", "nested": [{"SecretAccessKey": "k"}]},
+            "userAgent": "sessionToken in a user agent is not a secret field"
+        });
+        assert!(may_hold_secrets(&r.to_string()));
+        assert!(redact(&mut r));
+        assert_eq!(r["responseElements"]["credentials"]["sessionToken"], REDACTED);
+        assert_eq!(r["responseElements"]["credentials"]["accessKeyId"], "ASIA1");
+        assert_eq!(r["requestParameters"]["nested"][0]["SecretAccessKey"], REDACTED);
+        assert_eq!(r["userAgent"], "sessionToken in a user agent is not a secret field");
+        assert!(!redact(&mut r), "a second pass changes nothing");
+    }
+}

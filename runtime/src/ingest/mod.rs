@@ -1,0 +1,13 @@
+//! Ingest: a log file becomes stored events. The same path serves the S3
+//! triggered Lambda, `tracker backfill` and `tracker serve --logs`:
+//! [`pipeline`] parses and filters (synchronous, streaming), [`writer`] writes
+//! through the storage seam (catalog first, then events, idempotently),
+//! [`s3_event`] is the Lambda handler on top.
+
+pub mod pipeline;
+pub mod s3_event;
+pub mod writer;
+
+pub use pipeline::{Pipeline, Prepared, RecordCounts, SkipList};
+pub use s3_event::{IngestDeps, IngestError, IngestSummary, handle_s3_event, open_s3_object};
+pub use writer::{FileOutcome, FileReport, Ingestor};

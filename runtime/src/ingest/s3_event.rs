@@ -1,0 +1,137 @@
+//! The ingest Lambda's handler: an S3 `ObjectCreated` notification names log
+//! files; each is streamed from S3 (no temporary files) through the pipeline.
+//! A corrupt file is reported and skipped; a transient failure (network,
+//! throttling, the time budget running out) fails the invocation so that
+//! Lambda's asynchronous retry delivers the event again — writes are
+//! idempotent, so a retry changes no count.
+
+use std::io::Read;
+use std::time::Instant;
+
+use aws_lambda_events::s3::S3Event;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use serde::Serialize;
+
+use super::pipeline::RecordCounts;
+use super::writer::{FileOutcome, FileReport, Ingestor};
+use crate::cloudtrail::{classify_key, decode_s3_event_key};
+
+/// What the handler needs, built once per Lambda instance.
+pub struct IngestDeps {
+    pub s3: aws_sdk_s3::Client,
+    pub ingestor: Ingestor,
+}
+
+/// The handler's result: one report per object named in the event.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestSummary {
+    pub files: Vec<FileReport>,
+    #[serde(flatten)]
+    pub totals: RecordCounts,
+    pub stored: u64,
+}
+
+impl IngestSummary {
+    fn new(files: Vec<FileReport>) -> IngestSummary {
+        let mut totals = RecordCounts::default();
+        let mut stored = 0;
+        for file in &files {
+            totals += file.counts;
+            stored += file.stored;
+        }
+        IngestSummary { files, totals, stored }
+    }
+}
+
+/// Some objects must be processed again; Lambda's retry will do so.
+#[derive(Debug, thiserror::Error)]
+#[error("{} of {} object(s) could not be ingested and will be retried: {}", failed.len(), total, failed.join("; "))]
+pub struct IngestError {
+    pub failed: Vec<String>,
+    pub total: usize,
+    pub summary: IngestSummary,
+}
+
+/// Ingests every object an S3 notification names. `deadline` is when the
+/// invocation must have returned (the Lambda context's deadline, minus a margin).
+pub async fn handle_s3_event(deps: &IngestDeps, event: S3Event, deadline: Option<Instant>) -> Result<IngestSummary, IngestError> {
+    let mut reports = Vec::with_capacity(event.records.len());
+    for record in event.records {
+        let bucket = record.s3.bucket.name.unwrap_or_default();
+        let raw_key = record.s3.object.key.unwrap_or_default();
+        let key = decode_s3_event_key(&raw_key).into_owned();
+        let source = format!("s3://{bucket}/{key}");
+        let report = if bucket.is_empty() || key.is_empty() {
+            FileReport::failed(source, "the notification names no bucket or key", false)
+        } else if let Some(reason) = classify_key(&key).skip_reason() {
+            FileReport::skipped(source, reason)
+        } else {
+            match open_s3_object(&deps.s3, &bucket, &key).await {
+                Ok(reader) => deps.ingestor.ingest_reader(source, reader, deadline).await,
+                Err(failure) => FileReport::failed(source, failure.reason, failure.retry),
+            }
+        };
+        log_report(&report);
+        reports.push(report);
+    }
+    let failed: Vec<String> = reports
+        .iter()
+        .filter(|r| r.needs_retry())
+        .map(|r| match &r.outcome {
+            FileOutcome::Failed { reason, .. } => format!("{}: {reason}", r.source),
+            _ => r.source.clone(),
+        })
+        .collect();
+    let total = reports.len();
+    let summary = IngestSummary::new(reports);
+    if failed.is_empty() { Ok(summary) } else { Err(IngestError { failed, total, summary }) }
+}
+
+fn log_report(report: &FileReport) {
+    let counts = &report.counts;
+    match &report.outcome {
+        FileOutcome::Ingested => tracing::info!(
+            source = %report.source, records = counts.records, stored = report.stored,
+            filtered = counts.filtered, rejected = counts.rejected, "Ingested log file."
+        ),
+        FileOutcome::Skipped { reason } => tracing::info!(source = %report.source, %reason, "Skipped object."),
+        FileOutcome::Failed { reason, retry } => tracing::error!(
+            source = %report.source, %reason, retry, stored = report.stored, "Failed to ingest log file."
+        ),
+    }
+}
+
+/// Why an object could not be opened.
+#[derive(Debug)]
+pub struct OpenFailure {
+    pub reason: String,
+    /// Trying again later may work (throttling, network, permissions being fixed).
+    pub retry: bool,
+}
+
+/// Opens an S3 object as a blocking reader that streams its body. Must be
+/// called inside the tokio runtime; read it on a blocking thread.
+pub async fn open_s3_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<impl Read + Send + 'static, OpenFailure> {
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(output) => Ok(tokio_util::io::SyncIoBridge::new(output.body.into_async_read())),
+        Err(error) => Err(open_failure(&error)),
+    }
+}
+
+fn open_failure<R: std::fmt::Debug>(error: &SdkError<aws_sdk_s3::operation::get_object::GetObjectError, R>) -> OpenFailure {
+    let code = error.code().unwrap_or_default();
+    let message = error.message().unwrap_or_default();
+    match code {
+        "NoSuchKey" => OpenFailure { reason: "the object no longer exists (NoSuchKey)".into(), retry: false },
+        "NoSuchBucket" => OpenFailure { reason: "the bucket does not exist (NoSuchBucket)".into(), retry: false },
+        "AccessDenied" => OpenFailure {
+            reason: format!("access denied ({message}): the function's role needs s3:GetObject on this key"),
+            retry: true,
+        },
+        "" => OpenFailure {
+            reason: format!("GetObject failed: {}", aws_sdk_s3::error::DisplayErrorContext(error)),
+            retry: true,
+        },
+        _ => OpenFailure { reason: format!("GetObject failed: {code}: {message}"), retry: true },
+    }
+}

@@ -1,0 +1,180 @@
+//! The asynchronous half of ingest: runs the pipeline on a blocking thread
+//! (so a slow download or a large file never stalls the runtime), and writes
+//! what it yields in chunks — new catalog entries first, then the events — so
+//! that an event is never stored without the entries that make it reachable.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::pipeline::{Pipeline, Prepared, RecordCounts};
+use crate::cloudtrail::logfile::LogShape;
+use crate::store::{CatalogEntry, EventStore, StoreError, WriteStats};
+
+/// Events handed from the parser to the writer at a time.
+const CHUNK: usize = 500;
+
+/// What became of one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum FileOutcome {
+    /// Read to the end; its kept records are stored.
+    Ingested,
+    /// Not a log file (digest, Insights file, no `Records`): nothing to do.
+    Skipped { reason: String },
+    /// Could not be read or stored completely. `retry` says whether trying
+    /// again may help (network, throttling) or not (corrupt content).
+    Failed { reason: String, retry: bool },
+}
+
+/// The report of one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// `s3://bucket/key` or a path.
+    pub source: String,
+    #[serde(flatten)]
+    pub outcome: FileOutcome,
+    #[serde(flatten)]
+    pub counts: RecordCounts,
+    /// Events written (after filtering).
+    pub stored: u64,
+    #[serde(skip)]
+    pub writes: WriteStats,
+}
+
+impl FileReport {
+    pub fn skipped(source: String, reason: impl Into<String>) -> FileReport {
+        FileReport {
+            source,
+            outcome: FileOutcome::Skipped { reason: reason.into() },
+            counts: RecordCounts::default(),
+            stored: 0,
+            writes: WriteStats::default(),
+        }
+    }
+
+    pub fn failed(source: String, reason: impl Into<String>, retry: bool) -> FileReport {
+        FileReport {
+            source,
+            outcome: FileOutcome::Failed { reason: reason.into(), retry },
+            counts: RecordCounts::default(),
+            stored: 0,
+            writes: WriteStats::default(),
+        }
+    }
+
+    pub fn needs_retry(&self) -> bool {
+        matches!(self.outcome, FileOutcome::Failed { retry: true, .. })
+    }
+}
+
+/// Parses and stores log files through a store. Cheap to share: keep one per
+/// process so that catalog entries already written are not written again.
+pub struct Ingestor {
+    store: Arc<dyn EventStore>,
+    pipeline: Arc<Pipeline>,
+    /// Catalog entries known to be stored (by this process).
+    known: Mutex<HashSet<CatalogEntry>>,
+}
+
+impl Ingestor {
+    pub fn new(store: Arc<dyn EventStore>, pipeline: Pipeline) -> Ingestor {
+        Ingestor { store, pipeline: Arc::new(pipeline), known: Mutex::new(HashSet::new()) }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Reads one log file from `reader` (named `source` in reports) and
+    /// stores its events. Never panics on content; every failure is in the
+    /// report.
+    pub async fn ingest_reader<R>(&self, source: String, reader: R, deadline: Option<Instant>) -> FileReport
+    where
+        R: Read + Send + 'static,
+    {
+        let (sender, mut receiver) = mpsc::channel::<Vec<Prepared>>(4);
+        let pipeline = Arc::clone(&self.pipeline);
+        let parser = tokio::task::spawn_blocking(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let (counts, result) = pipeline.read(reader, |prepared| {
+                chunk.push(prepared);
+                if chunk.len() == CHUNK {
+                    // A closed channel means the writer failed; the rest is read but dropped.
+                    let _ = sender.blocking_send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
+                }
+            });
+            if !chunk.is_empty() {
+                let _ = sender.blocking_send(chunk);
+            }
+            (counts, result)
+        });
+
+        let mut stored = 0u64;
+        let mut writes = WriteStats::default();
+        let mut store_error: Option<StoreError> = None;
+        while let Some(chunk) = receiver.recv().await {
+            match self.write_chunk(chunk, deadline).await {
+                Ok((n, stats)) => {
+                    stored += n;
+                    writes += stats;
+                }
+                Err(error) => {
+                    store_error = Some(error);
+                    break;
+                }
+            }
+        }
+        drop(receiver);
+
+        let (counts, read_result) = match parser.await {
+            Ok(done) => done,
+            Err(join_error) => {
+                return FileReport::failed(source, format!("the parser stopped unexpectedly: {join_error}"), true);
+            }
+        };
+        let outcome = match (store_error, read_result) {
+            (Some(error), _) => FileOutcome::Failed { reason: error.to_string(), retry: true },
+            (None, Err(error)) => FileOutcome::Failed { retry: error.is_transient(), reason: error.to_string() },
+            (None, Ok(LogShape::NoRecords)) => FileOutcome::Skipped { reason: "no `Records` array".into() },
+            (None, Ok(LogShape::Records(_))) => FileOutcome::Ingested,
+        };
+        FileReport { source, outcome, counts, stored, writes }
+    }
+
+    /// Writes the new catalog entries of a chunk, then its events.
+    async fn write_chunk(&self, chunk: Vec<Prepared>, deadline: Option<Instant>) -> Result<(u64, WriteStats), StoreError> {
+        let mut fresh: HashSet<CatalogEntry> = HashSet::new();
+        {
+            let known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for prepared in &chunk {
+                for entry in &prepared.catalog {
+                    if !known.contains(entry) && !fresh.contains(entry) {
+                        fresh.insert(entry.clone());
+                    }
+                }
+            }
+        }
+        let mut stats = WriteStats::default();
+        if !fresh.is_empty() {
+            let mut entries: Vec<CatalogEntry> = fresh.into_iter().collect();
+            entries.sort();
+            stats += self.store.put_catalog(&entries, deadline).await?;
+            self.known
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .extend(entries);
+        }
+        let events: Vec<_> = chunk.into_iter().map(|p| p.event).collect();
+        stats += self.store.put_events(&events, deadline).await?;
+        Ok((events.len() as u64, stats))
+    }
+}

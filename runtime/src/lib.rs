@@ -1,0 +1,21 @@
+//! tracker's runtime: everything that runs inside AWS Lambda (and, through
+//! the same code, in local mode).
+//!
+//! - [`cloudtrail`]: log files and records (reading, principal, redaction);
+//! - [`event`]: the stored form of an event;
+//! - [`store`]: the storage seam and its DynamoDB implementation;
+//! - [`ingest`]: log file → stored events (the S3-triggered handler);
+//! - [`query`]: what an event query means, over any store;
+//! - [`api`]: the REST router;
+//! - [`config`], [`aws`], [`lambda`]: Lambda mode's wiring.
+
+pub mod api;
+pub mod aws;
+pub mod cloudtrail;
+pub mod config;
+pub mod event;
+pub mod ingest;
+pub mod lambda;
+pub mod query;
+pub mod store;
+pub mod time;

@@ -1,0 +1,18 @@
+//! What the event routes mean, independent of HTTP and of the store:
+//! [`params`] turns a query string into a validated [`EventQuery`],
+//! [`engine`] plans which partitions to read and merges them in time order,
+//! [`filter`] decides which events match, [`token`] carries a page's position.
+
+pub mod engine;
+pub mod filter;
+pub mod params;
+pub mod token;
+
+pub use engine::{Page, QueryEngine, QueryError};
+pub use filter::Filters;
+pub use params::{BadRequest, EventQuery, Route, parse_event_query};
+
+/// The default number of events per page.
+pub const DEFAULT_LIMIT: usize = 1000;
+/// The largest page a client may ask for (keeps responses far below Lambda's 6 MB).
+pub const MAX_LIMIT: usize = 10_000;

@@ -1,0 +1,332 @@
+//! The query string of the event routes, parsed and validated: every mistake
+//! becomes a [`BadRequest`] that says what to fix.
+//!
+//! - `from`, `to`: `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SS` with an optional
+//!   fraction and `Z` or an offset (no zone means UTC). The window is
+//!   `[from, to)`; a date-only `to` includes that whole day. Defaults: the
+//!   last 7 days, today included.
+//! - `eventName`: exact, comma-separated list allowed.
+//! - `param`/`params` with `value`/`values`: `['a','b']` or `a,b`; pairs ANDed.
+//! - `account`, `sessionName`: exact.
+//! - `count=true`: the number of matches instead of a list.
+//! - `limit` (1..=10000, default 1000) and `nextToken`.
+
+use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::filter::Filters;
+use super::{DEFAULT_LIMIT, MAX_LIMIT, token};
+use crate::cloudtrail::service_name;
+use crate::time;
+
+/// A request the API refuses, with what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadRequest(pub String);
+
+/// Which events a route reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/users/{user}`: one principal.
+    User(String),
+    /// `/services/{service}`: one service, short name (`ec2`).
+    Service(String),
+    /// `/scan`: everything.
+    Scan,
+}
+
+impl Route {
+    /// A service route; accepts `ec2` or `ec2.amazonaws.com`.
+    pub fn service(name: &str) -> Route {
+        Route::Service(service_name(name).to_owned())
+    }
+}
+
+/// A validated event query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventQuery {
+    pub route: Route,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub filters: Filters,
+    pub count: bool,
+    pub limit: usize,
+    /// Where the previous page stopped (from `nextToken`).
+    pub after: Option<String>,
+}
+
+const KNOWN: &[&str] = &[
+    "from", "to", "eventName", "param", "params", "value", "values", "account", "sessionName", "count", "limit",
+    "nextToken",
+];
+
+/// Parses the query-string pairs of an event route. `now` fixes the default window.
+pub fn parse_event_query(route: Route, pairs: &[(String, String)], now: DateTime<Utc>) -> Result<EventQuery, BadRequest> {
+    if let Some((unknown, _)) = pairs.iter().find(|(k, _)| !KNOWN.contains(&k.as_str())) {
+        return Err(BadRequest(format!(
+            "unknown query parameter `{unknown}`; the event routes accept: {}",
+            KNOWN.join(", ")
+        )));
+    }
+    let single = |name: &str| -> Result<Option<&str>, BadRequest> {
+        let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(BadRequest(format!("`{name}` is given more than once; give it once")));
+        }
+        Ok(first)
+    };
+    let list = |names: &[&str]| -> Result<Vec<String>, BadRequest> {
+        let mut all = Vec::new();
+        for (_, value) in pairs.iter().filter(|(k, _)| names.contains(&k.as_str())) {
+            all.extend(parse_list(value).map_err(|e| BadRequest(format!("`{}`: {e}", names[0])))?);
+        }
+        Ok(all)
+    };
+
+    let today = now.date_naive();
+    let from = match single("from")? {
+        Some(text) => parse_bound(text, Bound::From)?,
+        None => time::start_of_day(today - Days::new(6)),
+    };
+    let to = match single("to")? {
+        Some(text) => parse_bound(text, Bound::To)?,
+        None => time::start_of_day(today + Days::new(1)),
+    };
+    if from > to {
+        return Err(BadRequest(format!(
+            "`from` ({}) is after `to` ({}); the window is [from, to)",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        )));
+    }
+
+    let names = list(&["param", "params"])?;
+    let values = list(&["value", "values"])?;
+    if names.len() != values.len() {
+        return Err(BadRequest(format!(
+            "{} parameter name(s) but {} value(s): `param` and `value` are pairs, give as many of each",
+            names.len(),
+            values.len()
+        )));
+    }
+    if let Some(blank) = names.iter().find(|n| n.is_empty() || n.split('.').any(str::is_empty)) {
+        return Err(BadRequest(format!("parameter name `{blank}` is empty or has an empty path step")));
+    }
+    let event_names = match single("eventName")? {
+        Some(text) => parse_list(text).map_err(|e| BadRequest(format!("`eventName`: {e}")))?,
+        None => Vec::new(),
+    };
+    let non_empty = |name: &str| -> Result<Option<String>, BadRequest> {
+        match single(name)? {
+            Some("") => Err(BadRequest(format!("`{name}` is empty; give a value or leave it out"))),
+            other => Ok(other.map(str::to_owned)),
+        }
+    };
+    let filters = Filters {
+        event_names: event_names.into_iter().filter(|n| !n.is_empty()).collect(),
+        params: names.into_iter().zip(values).collect(),
+        account: non_empty("account")?,
+        session_name: non_empty("sessionName")?,
+    };
+
+    let count = match single("count")?.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") | Some("") => true,
+        Some(other) => return Err(BadRequest(format!("`count` must be true or false, not `{other}`"))),
+    };
+    let limit = match single("limit")? {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => return Err(BadRequest(format!("`limit` must be a whole number from 1 to {MAX_LIMIT}, not `{text}`"))),
+        },
+    };
+    let mut query = EventQuery { route, from, to, filters, count, limit, after: None };
+    if let Some(text) = single("nextToken")? {
+        query.after = Some(token::decode(text, &fingerprint(&query))?);
+    }
+    Ok(query)
+}
+
+/// Identifies a query's route, window and filters (not its page size).
+pub fn fingerprint(query: &EventQuery) -> String {
+    let canonical = serde_json::json!([
+        format!("{:?}", query.route),
+        time::sortable(&query.from),
+        time::sortable(&query.to),
+        query.filters.event_names,
+        query.filters.params,
+        query.filters.account,
+        query.filters.session_name,
+    ]);
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Bound {
+    From,
+    To,
+}
+
+fn parse_bound(text: &str, bound: Bound) -> Result<DateTime<Utc>, BadRequest> {
+    let name = if bound == Bound::From { "from" } else { "to" };
+    let text = text.trim();
+    let bad = || {
+        BadRequest(format!(
+            "`{name}` = `{text}` is not a date or time; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM] \
+             (encode `+` as %2B in a URL)"
+        ))
+    };
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let date = if bound == Bound::To { date.checked_add_days(Days::new(1)).ok_or_else(bad)? } else { date };
+        return checked(time::start_of_day(date), name);
+    }
+    if !text.contains('T') {
+        return Err(bad());
+    }
+    // A `+` in an offset arrives as a space when the client did not encode it.
+    let repaired;
+    let text = if text.len() > 6 && text.as_bytes()[text.len() - 6] == b' ' {
+        repaired = format!("{}+{}", &text[..text.len() - 6], &text[text.len() - 5..]);
+        repaired.as_str()
+    } else {
+        text
+    };
+    if let Ok(with_zone) = DateTime::parse_from_rfc3339(text) {
+        return checked(with_zone.with_timezone(&Utc), name);
+    }
+    match NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+        Ok(naive) => checked(naive.and_utc(), name),
+        Err(_) => Err(bad()),
+    }
+}
+
+fn checked(instant: DateTime<Utc>, name: &str) -> Result<DateTime<Utc>, BadRequest> {
+    use chrono::Datelike;
+    if (1970..=9999).contains(&instant.year()) {
+        Ok(instant)
+    } else {
+        Err(BadRequest(format!("`{name}` must be between 1970 and 9999")))
+    }
+}
+
+/// `['a','b']`, `["a", "b"]`, `[a,b]` or `a,b` → `a`, `b`.
+fn parse_list(text: &str) -> Result<Vec<String>, String> {
+    let trimmed = text.trim();
+    let inner = match (trimmed.starts_with('['), trimmed.ends_with(']')) {
+        (true, true) if trimmed.len() >= 2 => &trimmed[1..trimmed.len() - 1],
+        (false, false) => trimmed,
+        _ => return Err(format!("unbalanced brackets in `{text}`")),
+    };
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut was_quoted = false;
+    for c in inner.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '\'' | '"') if current.trim().is_empty() => {
+                current.clear();
+                quote = Some(c);
+                was_quoted = true;
+            }
+            (None, ',') => {
+                items.push(finish(&mut current, &mut was_quoted));
+            }
+            (None, c) => current.push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("unclosed quote in `{text}`"));
+    }
+    if !inner.trim().is_empty() || was_quoted {
+        items.push(finish(&mut current, &mut was_quoted));
+    }
+    Ok(items)
+}
+
+fn finish(current: &mut String, was_quoted: &mut bool) -> String {
+    let item = if *was_quoted { current.clone() } else { current.trim().to_owned() };
+    current.clear();
+    *was_quoted = false;
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-03-10T12:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn parse(query: &str) -> Result<EventQuery, BadRequest> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        parse_event_query(Route::Scan, &pairs, now())
+    }
+
+    #[test]
+    fn lists_in_both_spellings() {
+        assert_eq!(parse_list("['a','b']").unwrap(), ["a", "b"]);
+        assert_eq!(parse_list(r#"["a, x", "b"]"#).unwrap(), ["a, x", "b"]);
+        assert_eq!(parse_list("a, b").unwrap(), ["a", "b"]);
+        assert_eq!(parse_list("[a,b]").unwrap(), ["a", "b"]);
+        assert_eq!(parse_list("['']").unwrap(), [""]);
+        assert!(parse_list("['a").is_err());
+        assert!(parse_list("[a").is_err());
+    }
+
+    #[test]
+    fn windows_and_defaults() {
+        let q = parse("").unwrap();
+        assert_eq!(q.from.to_rfc3339(), "2024-03-04T00:00:00+00:00");
+        assert_eq!(q.to.to_rfc3339(), "2024-03-11T00:00:00+00:00");
+        let q = parse("from=2024-01-01&to=2024-01-01").unwrap();
+        assert_eq!(q.to.to_rfc3339(), "2024-01-02T00:00:00+00:00", "a date-only `to` includes the day");
+        let q = parse("from=2024-01-01T10:00:00&to=2024-01-01T12:00:00.5%2B01:00").unwrap();
+        assert_eq!(q.from.to_rfc3339(), "2024-01-01T10:00:00+00:00");
+        assert_eq!(q.to.to_rfc3339(), "2024-01-01T11:00:00.500+00:00");
+        let q = parse("from=2024-01-01T10:00:00+01:00").unwrap();
+        assert_eq!(q.from.to_rfc3339(), "2024-01-01T09:00:00+00:00", "an unencoded + is repaired");
+    }
+
+    #[test]
+    fn filters_and_paging() {
+        let q = parse("params=['instanceType','eventSource']&value=t2.micro,ec2.amazonaws.com&eventName=RunInstances,StartInstances&count=True&limit=5").unwrap();
+        assert_eq!(q.filters.params, vec![
+            ("instanceType".to_owned(), "t2.micro".to_owned()),
+            ("eventSource".to_owned(), "ec2.amazonaws.com".to_owned())
+        ]);
+        assert_eq!(q.filters.event_names, ["RunInstances", "StartInstances"]);
+        assert!(q.count);
+        assert_eq!(q.limit, 5);
+        let token = token::encode("x", &fingerprint(&q));
+        let again = parse(&format!("params=['instanceType','eventSource']&value=t2.micro,ec2.amazonaws.com&eventName=RunInstances,StartInstances&nextToken={token}")).unwrap();
+        assert_eq!(again.after.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn bad_input_says_what_to_fix() {
+        for (query, needle) in [
+            ("from=yesterday", "`from`"),
+            ("to=2024-13-01", "`to`"),
+            ("from=2024-02-01&to=2024-01-01", "after"),
+            ("param=a&value=1,2", "pairs"),
+            ("limit=0", "`limit`"),
+            ("limit=10001", "`limit`"),
+            ("limit=ten", "`limit`"),
+            ("count=maybe", "`count`"),
+            ("nextToken=zzz", "nextToken"),
+            ("frm=2024-01-01", "unknown query parameter `frm`"),
+            ("from=2024-01-01&from=2024-01-02", "more than once"),
+            ("param=a.&value=1", "empty"),
+            ("account=", "empty"),
+        ] {
+            let error = parse(query).expect_err(query);
+            assert!(error.0.contains(needle), "{query}: {}", error.0);
+        }
+    }
+}

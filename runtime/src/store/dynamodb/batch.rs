@@ -1,0 +1,168 @@
+//! `BatchWriteItem` done properly: at most 25 items a call, no duplicate keys
+//! in a call, `UnprocessedItems` and throttling retried with exponential
+//! backoff and full jitter until everything is written or the time budget
+//! (a Lambda's remaining time) runs short — then an error, never a silent loss.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{PutRequest, ReturnConsumedCapacity, WriteRequest};
+use futures::{StreamExt, TryStreamExt, stream};
+
+use super::errors;
+use super::item::{Item, key_of};
+use crate::store::{StoreError, WriteStats};
+
+/// DynamoDB's limit of items per `BatchWriteItem` call.
+pub const MAX_BATCH: usize = 25;
+/// Calls in flight at once.
+const CONCURRENT_CALLS: usize = 4;
+/// Without a deadline, give up after this many consecutive refusals of a chunk.
+const MAX_ATTEMPTS_WITHOUT_DEADLINE: u32 = 15;
+const BASE_DELAY: Duration = Duration::from_millis(50);
+const MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// Writes `items` to `table`; later duplicates of a key replace earlier ones.
+pub async fn put_all(
+    client: &Client,
+    table: &str,
+    items: Vec<Item>,
+    deadline: Option<Instant>,
+) -> Result<WriteStats, StoreError> {
+    let items = dedupe(items);
+    let chunks: Vec<Vec<Item>> = items.chunks(MAX_BATCH).map(<[Item]>::to_vec).collect();
+    stream::iter(chunks)
+        .map(|chunk| put_chunk(client, table, chunk, deadline))
+        .buffer_unordered(CONCURRENT_CALLS)
+        .try_fold(WriteStats::default(), |mut total, stats| async move {
+            total += stats;
+            Ok(total)
+        })
+        .await
+}
+
+fn dedupe(items: Vec<Item>) -> Vec<Item> {
+    let mut position: HashMap<(String, String), usize> = HashMap::with_capacity(items.len());
+    let mut unique: Vec<Item> = Vec::with_capacity(items.len());
+    for item in items {
+        match position.entry(key_of(&item)) {
+            std::collections::hash_map::Entry::Occupied(slot) => unique[*slot.get()] = item,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(unique.len());
+                unique.push(item);
+            }
+        }
+    }
+    unique
+}
+
+async fn put_chunk(
+    client: &Client,
+    table: &str,
+    chunk: Vec<Item>,
+    deadline: Option<Instant>,
+) -> Result<WriteStats, StoreError> {
+    let mut stats = WriteStats { items: chunk.len() as u64, ..WriteStats::default() };
+    let mut pending: Vec<WriteRequest> = chunk
+        .into_iter()
+        .map(|item| {
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item is set"))
+                .build()
+        })
+        .collect();
+    let mut attempt: u32 = 0;
+    loop {
+        stats.requests += 1;
+        let result = client
+            .batch_write_item()
+            .request_items(table, pending.clone())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        let problem = match result {
+            Ok(output) => {
+                stats.write_units += output
+                    .consumed_capacity()
+                    .iter()
+                    .filter_map(|c| c.capacity_units())
+                    .sum::<f64>();
+                let unprocessed = output
+                    .unprocessed_items()
+                    .and_then(|u| u.get(table))
+                    .cloned()
+                    .unwrap_or_default();
+                if unprocessed.is_empty() {
+                    return Ok(stats);
+                }
+                let message = format!("{} of {} item(s) unprocessed", unprocessed.len(), pending.len());
+                pending = unprocessed;
+                message
+            }
+            Err(error) if errors::is_retryable(&error) => errors::describe(&error),
+            Err(error) => {
+                let hint = if errors::is_missing_table(&error) {
+                    " — does the table exist in this region? Deploy first (`tracker deploy`) or fix the table name"
+                } else {
+                    ""
+                };
+                return Err(StoreError::Permanent {
+                    operation: "BatchWriteItem",
+                    store: format!("DynamoDB table `{table}`"),
+                    message: format!("{}{hint}", errors::describe(&error)),
+                });
+            }
+        };
+        attempt += 1;
+        stats.retries += 1;
+        let delay = backoff(attempt);
+        let out_of_time = match deadline {
+            Some(deadline) => Instant::now() + delay >= deadline,
+            None => attempt >= MAX_ATTEMPTS_WITHOUT_DEADLINE,
+        };
+        if out_of_time {
+            return Err(StoreError::DeadlineExceeded {
+                store: format!("DynamoDB table `{table}`"),
+                unwritten: pending.len(),
+                message: format!("after {attempt} attempt(s): {problem}"),
+            });
+        }
+        tracing::warn!(table, attempt, delay_ms = delay.as_millis() as u64, %problem, "Retrying BatchWriteItem.");
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Exponential backoff with full jitter: uniform in `[0, min(max, base·2^attempt)]`.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BASE_DELAY.saturating_mul(1u32 << attempt.min(16)).min(MAX_DELAY);
+    ceiling.mul_f64(fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn item(pk: &str, v: &str) -> Item {
+        Item::from([
+            ("pk".into(), AttributeValue::S(pk.into())),
+            ("sk".into(), AttributeValue::S("E".into())),
+            ("v".into(), AttributeValue::S(v.into())),
+        ])
+    }
+
+    #[test]
+    fn dedupe_keeps_the_last_copy_in_first_position() {
+        let out = dedupe(vec![item("a", "1"), item("b", "1"), item("a", "2")]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0]["v"], AttributeValue::S("2".into()));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..40 {
+            assert!(backoff(attempt) <= MAX_DELAY);
+        }
+    }
+}

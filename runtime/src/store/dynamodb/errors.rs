@@ -1,0 +1,59 @@
+//! Named predicates over DynamoDB SDK errors, so that callers say what they
+//! branch on (throttled? missing table?) instead of matching codes inline.
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+const THROTTLING_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+];
+
+const SERVER_CODES: &[&str] = &["InternalServerError", "ServiceUnavailable", "InternalFailure"];
+
+/// Throttling, a server-side failure or a network problem: worth retrying.
+pub fn is_retryable<E>(error: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            THROTTLING_CODES.contains(&code) || SERVER_CODES.contains(&code) || service.raw().status().is_server_error()
+        }
+        _ => false,
+    }
+}
+
+/// The table (or index) does not exist.
+pub fn is_missing_table<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.code()) == Some("ResourceNotFoundException")
+}
+
+/// A one-line description of an SDK error: its code and message when the
+/// service sent them, else the error chain.
+pub fn describe<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error.as_service_error() {
+        Some(e) => format!("{}: {}", e.code().unwrap_or("error"), e.message().unwrap_or("no message")),
+        None => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        }
+    }
+}

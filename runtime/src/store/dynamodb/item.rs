@@ -1,0 +1,146 @@
+//! Event items and catalog entries to and from DynamoDB attribute maps.
+//! Attribute names are short on purpose: they count toward the item size
+//! that write units are billed on.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::schema::{EVENT_SK, PK, PRINCIPAL_PK, SK, TIME_PK, TIME_SK, TTL};
+use crate::event::EventItem;
+use crate::store::CatalogEntry;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+const EVENT_NAME: &str = "n";
+const EVENT_SOURCE: &str = "src";
+const SERVICE: &str = "svc";
+const EVENT_TIME: &str = "t";
+const MONTH: &str = "mo";
+const REGION: &str = "r";
+const PRINCIPAL: &str = "u";
+const ACCOUNT: &str = "acct";
+const SESSION: &str = "sess";
+const ERROR_CODE: &str = "err";
+const RECORD: &str = "rec";
+const EVENT_ID: &str = "id";
+
+/// `E#<eventID>`: the table key of an event.
+pub fn event_pk(event_id: &str) -> String {
+    format!("E#{event_id}")
+}
+
+pub fn event_to_item(event: &EventItem) -> Item {
+    let mut item = Item::with_capacity(18);
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    item.insert(PK.into(), s(&event_pk(&event.event_id)));
+    item.insert(SK.into(), s(EVENT_SK));
+    item.insert(EVENT_ID.into(), s(&event.event_id));
+    item.insert(SERVICE.into(), s(&event.service));
+    item.insert(PRINCIPAL.into(), s(&event.principal));
+    item.insert(RECORD.into(), AttributeValue::B(Blob::new(event.record.clone())));
+    if let Some(sort_key) = &event.sort_key {
+        // Events without a usable time are kept but left out of the indexes
+        // (no index keys → not in the sparse indexes).
+        item.insert(TIME_SK.into(), s(sort_key));
+        item.insert(PRINCIPAL_PK.into(), s(&event.principal_partition()));
+        if let Some(partition) = event.time_partition() {
+            item.insert(TIME_PK.into(), s(&partition));
+        }
+    }
+    let optional = [
+        (EVENT_NAME, &event.event_name),
+        (EVENT_SOURCE, &event.event_source),
+        (EVENT_TIME, &event.event_time),
+        (MONTH, &event.month),
+        (REGION, &event.aws_region),
+        (ACCOUNT, &event.account),
+        (SESSION, &event.session_name),
+        (ERROR_CODE, &event.error_code),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            item.insert(name.into(), s(value));
+        }
+    }
+    if let Some(expires_at) = event.expires_at {
+        item.insert(TTL.into(), AttributeValue::N(expires_at.to_string()));
+    }
+    item
+}
+
+pub fn catalog_to_item(entry: &CatalogEntry) -> Item {
+    Item::from([
+        (PK.to_owned(), AttributeValue::S(entry.kind.partition().to_owned())),
+        (SK.to_owned(), AttributeValue::S(entry.value.clone())),
+    ])
+}
+
+/// Decodes an event item; the error names the missing or mistyped attribute.
+pub fn item_to_event(item: &Item) -> Result<EventItem, String> {
+    let text = |name: &str| -> Option<String> { item.get(name).and_then(|v| v.as_s().ok()).cloned() };
+    let required = |name: &str| text(name).ok_or_else(|| format!("attribute `{name}` is missing or not a string"));
+    let record = match item.get(RECORD) {
+        Some(AttributeValue::B(blob)) => blob.as_ref().to_vec(),
+        _ => return Err(format!("attribute `{RECORD}` is missing or not binary")),
+    };
+    let expires_at = match item.get(TTL) {
+        Some(AttributeValue::N(n)) => Some(n.parse().map_err(|_| format!("attribute `{TTL}` is not an integer"))?),
+        _ => None,
+    };
+    Ok(EventItem {
+        event_id: required(EVENT_ID)?,
+        event_name: text(EVENT_NAME),
+        event_source: text(EVENT_SOURCE),
+        service: required(SERVICE)?,
+        event_time: text(EVENT_TIME),
+        sort_key: text(TIME_SK),
+        month: text(MONTH),
+        aws_region: text(REGION),
+        principal: required(PRINCIPAL)?,
+        account: text(ACCOUNT),
+        session_name: text(SESSION),
+        error_code: text(ERROR_CODE),
+        expires_at,
+        record,
+    })
+}
+
+/// The size DynamoDB bills an item at: names plus values, in bytes.
+pub fn billed_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(s) => s.len(),
+                    AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+                    AttributeValue::B(b) => b.as_ref().len(),
+                    _ => 8,
+                }
+        })
+        .sum()
+}
+
+/// The table key of an item, for de-duplicating a batch.
+pub fn key_of(item: &Item) -> (String, String) {
+    let part = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    (part(PK), part(SK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudtrail::Record;
+    use serde_json::value::RawValue;
+
+    #[test]
+    fn round_trips_and_stays_small() {
+        let text = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::123456789012:user/alice","accountId":"123456789012","accessKeyId":"AKIAEXAMPLE","userName":"alice"},"eventTime":"2024-01-02T03:04:05Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.5","userAgent":"aws-cli/2.13.0 Python/3.11.4 Linux/6.1 exe/x86_64.amzn.2023","requestParameters":{"instancesSet":{},"filterSet":{}},"responseElements":null,"requestID":"0a1b2c3d-1111-2222-3333-444455556666","eventID":"9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"123456789012","eventCategory":"Management"}"#;
+        let record = Record::from_raw(&RawValue::from_string(text.into()).unwrap()).unwrap();
+        let event = EventItem::from_record(record, 30);
+        let item = event_to_item(&event);
+        assert_eq!(item_to_event(&item).unwrap(), event);
+        assert!(billed_size(&item) <= 1024, "a typical event fits one write unit: {}", billed_size(&item));
+    }
+}
