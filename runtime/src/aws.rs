@@ -27,6 +27,8 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     let custom_endpoint = sdk.endpoint_url().is_some()
         || std::env::var_os("AWS_ENDPOINT_URL").is_some()
         || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(custom_endpoint).build();
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(custom_endpoint)
+        .build();
     aws_sdk_s3::Client::from_conf(config)
 }

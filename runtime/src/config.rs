@@ -60,8 +60,12 @@ impl LambdaConfig {
     }
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<LambdaConfig, ConfigError> {
-        let table = lookup(TABLE_VAR).map(|t| t.trim().to_owned()).unwrap_or_default();
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<LambdaConfig, ConfigError> {
+        let table = lookup(TABLE_VAR)
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default();
         if table.is_empty() {
             return Err(ConfigError(format!(
                 "{TABLE_VAR} is not set; set it to the DynamoDB table name (`tracker deploy` does)"
@@ -80,11 +84,18 @@ impl LambdaConfig {
                 }
             },
         };
-        Ok(LambdaConfig { table, skip, retention_days })
+        Ok(LambdaConfig {
+            table,
+            skip,
+            retention_days,
+        })
     }
 
     pub fn pipeline(&self) -> Pipeline {
-        Pipeline { skip: self.skip.clone(), retention_days: self.retention_days }
+        Pipeline {
+            skip: self.skip.clone(),
+            retention_days: self.retention_days,
+        }
     }
 }
 
@@ -94,19 +105,38 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<LambdaConfig, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         LambdaConfig::from_lookup(|name| map.get(name).cloned())
     }
 
     #[test]
     fn reads_and_validates() {
-        let c = config(&[(TABLE_VAR, "events"), (SKIP_VAR, "Get, describe"), (RETENTION_VAR, "90")]).unwrap();
+        let c = config(&[
+            (TABLE_VAR, "events"),
+            (SKIP_VAR, "Get, describe"),
+            (RETENTION_VAR, "90"),
+        ])
+        .unwrap();
         assert_eq!(c.table, "events");
         assert_eq!(c.skip.prefixes(), ["get", "describe"]);
         assert_eq!(c.retention_days, 90);
         assert!(config(&[]).unwrap_err().0.contains(TABLE_VAR));
-        assert!(config(&[(TABLE_VAR, "t"), (RETENTION_VAR, "-1")]).unwrap_err().0.contains(RETENTION_VAR));
+        assert!(
+            config(&[(TABLE_VAR, "t"), (RETENTION_VAR, "-1")])
+                .unwrap_err()
+                .0
+                .contains(RETENTION_VAR)
+        );
         assert_eq!("query".parse::<Handler>(), Ok(Handler::Query));
-        assert!("serve".parse::<Handler>().unwrap_err().0.contains("`serve`"));
+        assert!(
+            "serve"
+                .parse::<Handler>()
+                .unwrap_err()
+                .0
+                .contains("`serve`")
+        );
     }
 }

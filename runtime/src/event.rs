@@ -114,7 +114,9 @@ impl EventItem {
 
     /// Partition of this event in the by-time index (month and service).
     pub fn time_partition(&self) -> Option<String> {
-        self.month.as_deref().map(|m| time_partition(m, &self.service))
+        self.month
+            .as_deref()
+            .map(|m| time_partition(m, &self.service))
     }
 
     /// The (redacted) record text.
@@ -122,7 +124,10 @@ impl EventItem {
         let mut text = String::new();
         DeflateDecoder::new(self.record.as_slice())
             .read_to_string(&mut text)
-            .map_err(|e| CorruptRecord { event_id: self.event_id.clone(), reason: e.to_string() })?;
+            .map_err(|e| CorruptRecord {
+                event_id: self.event_id.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(text)
     }
 
@@ -171,7 +176,10 @@ mod tests {
         let record = Record::from_raw(&RawValue::from_string(text.into()).unwrap()).unwrap();
         let item = EventItem::from_record(record, 10);
         assert_eq!(item.record_json().unwrap(), text);
-        assert_eq!(item.sort_key.as_deref(), Some("2024-01-02T03:04:05.000000Z#e1"));
+        assert_eq!(
+            item.sort_key.as_deref(),
+            Some("2024-01-02T03:04:05.000000Z#e1")
+        );
         assert_eq!(item.time_partition().as_deref(), Some("T#2024-01#s3"));
         assert_eq!(item.principal_partition(), "U#bob");
         assert_eq!(item.expires_at, Some(1_704_164_645 + 10 * 86_400));

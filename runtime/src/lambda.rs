@@ -25,7 +25,10 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
 pub async fn run(handler: Handler) -> anyhow::Result<()> {
     let config = LambdaConfig::from_env()?;
     let sdk = crate::aws::load_sdk_config(None, None).await;
-    let store = Arc::new(DynamoStore::new(crate::aws::dynamodb_client(&sdk), config.table.clone()));
+    let store = Arc::new(DynamoStore::new(
+        crate::aws::dynamodb_client(&sdk),
+        config.table.clone(),
+    ));
     match handler {
         Handler::Ingest => {
             let deps = Arc::new(IngestDeps {
@@ -57,14 +60,20 @@ pub async fn run(handler: Handler) -> anyhow::Result<()> {
 
 impl From<crate::ingest::IngestError> for lambda_runtime::Diagnostic {
     fn from(error: crate::ingest::IngestError) -> lambda_runtime::Diagnostic {
-        lambda_runtime::Diagnostic { error_type: "IngestRetryNeeded".into(), error_message: error.to_string() }
+        lambda_runtime::Diagnostic {
+            error_type: "IngestRetryNeeded".into(),
+            error_message: error.to_string(),
+        }
     }
 }
 
 /// The instant by which an invocation must finish its work, from the
 /// context's deadline (epoch milliseconds).
 fn deadline_of(deadline_epoch_ms: u64) -> Option<Instant> {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
     let remaining = Duration::from_millis(deadline_epoch_ms.checked_sub(now_ms)?);
     Some(Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN.min(remaining / 5)))
 }
@@ -114,4 +123,20 @@ pub fn behind_api_gateway(mut request: lambda_http::Request) -> lambda_http::Req
         request.extensions_mut().insert(PublicBase(base));
     }
     request
+}
+
+/// Logging for Lambda: to stdout (CloudWatch), level from `AWS_LAMBDA_LOG_LEVEL`
+/// or `RUST_LOG` (default `info`), no colours.
+pub fn init_logging() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into())
+        .to_lowercase();
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .without_time() // CloudWatch stamps every line
+        .init();
 }

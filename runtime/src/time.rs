@@ -28,10 +28,16 @@ pub fn months_between(from: &DateTime<Utc>, to: &DateTime<Utc>) -> Vec<String> {
         return months;
     }
     let (mut year, mut month) = (from.year(), from.month());
-    let last = to.checked_sub_signed(chrono::Duration::microseconds(1)).unwrap_or(*to);
+    let last = to
+        .checked_sub_signed(chrono::Duration::microseconds(1))
+        .unwrap_or(*to);
     while (year, month) <= (last.year(), last.month()) {
         months.push(format!("{year:04}-{month:02}"));
-        (year, month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+        (year, month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
     }
     months
 }
@@ -60,7 +66,10 @@ mod tests {
     fn months_cover_the_window() {
         let a = parse_event_time("2014-11-30T00:00:00Z").unwrap();
         let b = parse_event_time("2015-02-01T00:00:00Z").unwrap();
-        assert_eq!(months_between(&a, &b), vec!["2014-11", "2014-12", "2015-01"]);
+        assert_eq!(
+            months_between(&a, &b),
+            vec!["2014-11", "2014-12", "2015-01"]
+        );
         assert!(months_between(&b, &a).is_empty());
     }
 }

@@ -19,7 +19,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
@@ -27,7 +30,10 @@ impl ApiError {
     }
 
     pub fn from_path(rejection: PathRejection) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, format!("bad path: {}", rejection.body_text()))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("bad path: {}", rejection.body_text()),
+        )
     }
 }
 
@@ -40,7 +46,11 @@ impl From<BadRequest> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         tracing::error!(%error, "Store failed.");
-        let status = if error.is_transient() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
+        let status = if error.is_transient() {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
         ApiError::new(status, error.to_string())
     }
 }
@@ -63,6 +73,10 @@ impl From<QueryError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
     }
 }

@@ -40,8 +40,18 @@ pub fn next_page_url(
             serializer.append_pair(key, value);
         }
     }
-    serializer.append_pair("from", &query.from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
-    serializer.append_pair("to", &query.to.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+    serializer.append_pair(
+        "from",
+        &query
+            .from
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    );
+    serializer.append_pair(
+        "to",
+        &query
+            .to
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    );
     serializer.append_pair("nextToken", &token::encode(after, &fingerprint(query)));
     format!("{prefix}{}?{}", uri.path(), serializer.finish())
 }

@@ -44,7 +44,10 @@ pub struct ApiState {
 
 impl ApiState {
     pub fn new(store: Arc<dyn EventStore>) -> ApiState {
-        ApiState { engine: QueryEngine::new(store), clock: Utc::now }
+        ApiState {
+            engine: QueryEngine::new(store),
+            clock: Utc::now,
+        }
     }
 
     /// Fixes "now" (for the default window) — for tests.
@@ -109,7 +112,14 @@ async fn service_events(
     base: Option<axum::Extension<PublicBase>>,
 ) -> Result<Response, ApiError> {
     let Path(service) = service.map_err(ApiError::from_path)?;
-    events(&state, Route::service(&service), &uri, &headers, base.map(|b| b.0)).await
+    events(
+        &state,
+        Route::service(&service),
+        &uri,
+        &headers,
+        base.map(|b| b.0),
+    )
+    .await
 }
 
 async fn scan_events(
@@ -128,9 +138,10 @@ async fn events(
     headers: &HeaderMap,
     base: Option<PublicBase>,
 ) -> Result<Response, ApiError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let query: EventQuery = parse_event_query(route, &pairs, (state.clock)())?;
     if query.count {
         let n = state.engine.count(&query).await?;
@@ -154,7 +165,9 @@ async fn one_event(
 ) -> Result<Response, ApiError> {
     let Path(event_id) = event_id.map_err(ApiError::from_path)?;
     let Some(event) = state.store().get_event(&event_id).await? else {
-        return Err(ApiError::not_found(format!("no event with eventID `{event_id}`")));
+        return Err(ApiError::not_found(format!(
+            "no event with eventID `{event_id}`"
+        )));
     };
     let text = event.record_json()?;
     Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
@@ -171,6 +184,9 @@ async fn unknown_route(method: Method, uri: Uri) -> ApiError {
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        format!("{method} is not allowed on {}; this API is read-only, use GET", uri.path()),
+        format!(
+            "{method} is not allowed on {}; this API is read-only, use GET",
+            uri.path()
+        ),
     )
 }

@@ -33,7 +33,10 @@ impl LogKind {
 /// Classifies an object key (or a relative path) as CloudTrail writes them.
 pub fn classify_key(key: &str) -> LogKind {
     let segments: Vec<&str> = key.split('/').collect();
-    if segments.iter().any(|s| s.eq_ignore_ascii_case("CloudTrail-Digest")) {
+    if segments
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case("CloudTrail-Digest"))
+    {
         return LogKind::Digest;
     }
     if segments
@@ -42,7 +45,11 @@ pub fn classify_key(key: &str) -> LogKind {
     {
         return LogKind::Insight;
     }
-    let name = segments.last().copied().unwrap_or_default().to_ascii_lowercase();
+    let name = segments
+        .last()
+        .copied()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if name.ends_with(".json.gz") || name.ends_with(".json") {
         LogKind::Log
     } else {
@@ -69,9 +76,18 @@ mod tests {
 
     #[test]
     fn decodes_plus_and_percent() {
-        assert_eq!(decode_s3_event_key("AWSLogs/with+space%2Bx.json.gz"), "AWSLogs/with space+x.json.gz");
-        assert_eq!(decode_s3_event_key("AWSLogs%2Fa%2Fb.json.gz"), "AWSLogs/a/b.json.gz");
-        assert_eq!(decode_s3_event_key("plain/key.json.gz"), "plain/key.json.gz");
+        assert_eq!(
+            decode_s3_event_key("AWSLogs/with+space%2Bx.json.gz"),
+            "AWSLogs/with space+x.json.gz"
+        );
+        assert_eq!(
+            decode_s3_event_key("AWSLogs%2Fa%2Fb.json.gz"),
+            "AWSLogs/a/b.json.gz"
+        );
+        assert_eq!(
+            decode_s3_event_key("plain/key.json.gz"),
+            "plain/key.json.gz"
+        );
         assert_eq!(decode_s3_event_key("caf%C3%A9.json"), "café.json");
         // A stray `%` is kept rather than dropped.
         assert_eq!(decode_s3_event_key("100%.json"), "100%.json");
@@ -81,12 +97,18 @@ mod tests {
     fn classifies_layouts() {
         let log = "AWSLogs/123/CloudTrail/us-east-1/2024/01/02/123_CloudTrail_us-east-1_20240102T0000Z_abc.json.gz";
         assert_eq!(classify_key(log), LogKind::Log);
-        assert_eq!(classify_key(&format!("prefix/AWSLogs/o-abc/{log}")), LogKind::Log);
+        assert_eq!(
+            classify_key(&format!("prefix/AWSLogs/o-abc/{log}")),
+            LogKind::Log
+        );
         assert_eq!(
             classify_key("AWSLogs/1/CloudTrail-Digest/us-east-2/2015/08/17/x.json.gz"),
             LogKind::Digest
         );
-        assert_eq!(classify_key("AWSLogs/1/CloudTrail-Insight/r/2015/08/17/x.json.gz"), LogKind::Insight);
+        assert_eq!(
+            classify_key("AWSLogs/1/CloudTrail-Insight/r/2015/08/17/x.json.gz"),
+            LogKind::Insight
+        );
         assert_eq!(classify_key("AWSLogs/1/CloudTrail/"), LogKind::NotJson);
         assert_eq!(classify_key("plain.json"), LogKind::Log);
     }

@@ -54,7 +54,10 @@ where
     F: FnMut(&RawValue),
 {
     let source_failed = Rc::new(Cell::new(false));
-    let tracked = TrackedSource { inner: source, failed: Rc::clone(&source_failed) };
+    let tracked = TrackedSource {
+        inner: source,
+        failed: Rc::clone(&source_failed),
+    };
     let mut buffered = BufReader::with_capacity(64 * 1024, tracked);
     let head = match buffered.fill_buf() {
         Ok(head) => head,
@@ -65,7 +68,11 @@ where
     }
     let gzipped = head.starts_with(&[0x1f, 0x8b]);
     let classify_io = |e: io::Error| {
-        if source_failed.get() { LogReadError::Source(e) } else { LogReadError::Gzip(e) }
+        if source_failed.get() {
+            LogReadError::Source(e)
+        } else {
+            LogReadError::Gzip(e)
+        }
     };
     let classify_json = |e: serde_json::Error| {
         if source_failed.get() {
@@ -89,7 +96,10 @@ where
     }
 }
 
-fn parse_document<R: Read, F: FnMut(&RawValue)>(reader: R, on_record: &mut F) -> Result<LogShape, serde_json::Error> {
+fn parse_document<R: Read, F: FnMut(&RawValue)>(
+    reader: R,
+    on_record: &mut F,
+) -> Result<LogShape, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let shape = DocumentSeed { on_record }.deserialize(&mut deserializer)?;
     deserializer.end()?;
@@ -131,7 +141,9 @@ impl<'de, F: FnMut(&RawValue)> Visitor<'de> for DocumentSeed<'_, F> {
         let mut shape = LogShape::NoRecords;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == "Records" && shape == LogShape::NoRecords {
-                let n = map.next_value_seed(RecordsSeed { on_record: &mut *self.on_record })?;
+                let n = map.next_value_seed(RecordsSeed {
+                    on_record: &mut *self.on_record,
+                })?;
                 shape = LogShape::Records(n);
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -206,14 +218,20 @@ mod tests {
         let (r, seen) = collect(br#"{"awsAccountId":"1","logFiles":[]}"#);
         assert_eq!(r.unwrap(), LogShape::NoRecords);
         assert!(seen.is_empty());
-        assert_eq!(collect(br#"{"Records":null}"#).0.unwrap(), LogShape::Records(0));
+        assert_eq!(
+            collect(br#"{"Records":null}"#).0.unwrap(),
+            LogShape::Records(0)
+        );
     }
 
     #[test]
     fn truncated_gzip_keeps_earlier_records_and_reports_gzip() {
         let mut doc = String::from(r#"{"Records":["#);
         for i in 0..2000 {
-            doc.push_str(&format!(r#"{{"eventID":"{i}","pad":"{}"}},"#, "x".repeat(i % 50)));
+            doc.push_str(&format!(
+                r#"{{"eventID":"{i}","pad":"{}"}},"#,
+                "x".repeat(i % 50)
+            ));
         }
         doc.push_str(r#"{"eventID":"last"}]}"#);
         let bytes = gz(doc.as_bytes());
@@ -227,9 +245,18 @@ mod tests {
         assert!(matches!(collect(b"").0, Err(LogReadError::Empty)));
         assert!(matches!(collect(b"not json").0, Err(LogReadError::Json(_))));
         assert!(matches!(collect(b"[1,2]").0, Err(LogReadError::Json(_))));
-        assert!(matches!(collect(br#"{"Records":5}"#).0, Err(LogReadError::Json(_))));
-        assert!(matches!(collect(br#"{"Records":[{"a":1}"#).0, Err(LogReadError::Json(_))));
-        assert!(matches!(collect(&gz(b"{\"Records\":[1]} trailing")).0, Err(LogReadError::Json(_))));
+        assert!(matches!(
+            collect(br#"{"Records":5}"#).0,
+            Err(LogReadError::Json(_))
+        ));
+        assert!(matches!(
+            collect(br#"{"Records":[{"a":1}"#).0,
+            Err(LogReadError::Json(_))
+        ));
+        assert!(matches!(
+            collect(&gz(b"{\"Records\":[1]} trailing")).0,
+            Err(LogReadError::Json(_))
+        ));
     }
 
     #[test]

@@ -121,7 +121,9 @@ fn session_name_of(record: &Value) -> Option<&str> {
         .filter(|arn| arn.contains(":assumed-role/"))
         .and_then(|arn| arn.rsplit('/').next());
     from_arn
-        .or_else(|| str_at(identity, &["principalId"]).and_then(|p| p.split_once(':').map(|(_, s)| s)))
+        .or_else(|| {
+            str_at(identity, &["principalId"]).and_then(|p| p.split_once(':').map(|(_, s)| s))
+        })
         .filter(|s| !s.is_empty())
 }
 
@@ -139,7 +141,9 @@ fn param_names_of(record: &Value) -> Vec<String> {
 /// The short service name: `ec2` for `ec2.amazonaws.com`; other sources are
 /// kept whole.
 pub fn service_name(event_source: &str) -> &str {
-    event_source.strip_suffix(".amazonaws.com").unwrap_or(event_source)
+    event_source
+        .strip_suffix(".amazonaws.com")
+        .unwrap_or(event_source)
 }
 
 /// A non-empty string at `path`, or `None` (absent, null, empty, other type).
@@ -175,16 +179,23 @@ mod tests {
         assert_eq!(p(json!({"userName": "alice", "arn": "a"})), "alice");
         assert_eq!(p(json!({"userName": "", "arn": "arn:x"})), "arn:x");
         assert_eq!(
-            p(json!({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/R/s",
-                     "sessionContext": {"sessionIssuer": {"userName": "R"}}})),
+            p(
+                json!({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/R/s",
+                     "sessionContext": {"sessionIssuer": {"userName": "R"}}})
+            ),
             "R"
         );
         assert_eq!(
-            p(json!({"type": "Root", "arn": "arn:root", "sessionContext": {"sessionIssuer": {"userName": "R"}}})),
+            p(
+                json!({"type": "Root", "arn": "arn:root", "sessionContext": {"sessionIssuer": {"userName": "R"}}})
+            ),
             "arn:root"
         );
         assert_eq!(p(json!({"principalId": "P"})), "P");
-        assert_eq!(p(json!({"invokedBy": "s3.amazonaws.com"})), "s3.amazonaws.com");
+        assert_eq!(
+            p(json!({"invokedBy": "s3.amazonaws.com"})),
+            "s3.amazonaws.com"
+        );
         assert_eq!(p(json!({"userName": 5})), NO_PRINCIPAL);
         assert_eq!(principal_of(&json!({"userIdentity": "oops"})), NO_PRINCIPAL);
         assert_eq!(principal_of(&json!({})), NO_PRINCIPAL);
@@ -204,7 +215,10 @@ mod tests {
         assert_eq!(r.principal, "Admin");
         assert_eq!(r.session_name.as_deref(), Some("alice@example.com"));
         assert_eq!(r.account.as_deref(), Some("111"));
-        assert!(r.param_names.contains(&"requestParameters.instanceType".to_owned()));
+        assert!(
+            r.param_names
+                .contains(&"requestParameters.instanceType".to_owned())
+        );
         assert!(r.param_names.contains(&"eventName".to_owned()));
         assert_eq!(service_name(r.event_source.as_deref().unwrap()), "ec2");
     }
@@ -217,13 +231,19 @@ mod tests {
         assert_eq!(a.event_name.as_deref(), Some("CompleteLifecycleAction"));
         assert_eq!(a.event_source.as_deref(), Some("autoscaling.amazonaws.com"));
         assert!(a.event_id.starts_with("synthetic-"));
-        assert_eq!(record(text).event_id, a.event_id, "synthetic ids are stable");
+        assert_eq!(
+            record(text).event_id,
+            a.event_id,
+            "synthetic ids are stable"
+        );
         assert_eq!(a.principal, NO_PRINCIPAL);
     }
 
     #[test]
     fn wrong_types_are_absent_not_errors() {
-        let r = record(json!({"eventID": 7, "eventTime": 12, "eventName": ["x"], "userIdentity": [], "awsRegion": null}));
+        let r = record(
+            json!({"eventID": 7, "eventTime": 12, "eventName": ["x"], "userIdentity": [], "awsRegion": null}),
+        );
         assert!(r.event_id.starts_with("synthetic-"));
         assert!(r.instant.is_none() && r.event_name.is_none() && r.aws_region.is_none());
         let raw = RawValue::from_string("[1]".into()).unwrap();

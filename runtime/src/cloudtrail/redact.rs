@@ -21,7 +21,11 @@ const SECRET_FIELDS: &[&str] = &[
     "clientsecret",
 ];
 
-const SECTIONS: &[&str] = &["requestParameters", "responseElements", "additionalEventData"];
+const SECTIONS: &[&str] = &[
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+];
 
 /// True when `text` may hold a secret field; a cheap test that lets most
 /// records skip the tree walk. Over-approximates, never under-.
@@ -32,7 +36,9 @@ pub fn may_hold_secrets(text: &str) -> bool {
 
 /// Replaces secret values in `record` in place; returns whether anything changed.
 pub fn redact(record: &mut Value) -> bool {
-    let Some(object) = record.as_object_mut() else { return false };
+    let Some(object) = record.as_object_mut() else {
+        return false;
+    };
     let mut changed = false;
     for section in SECTIONS {
         if let Some(value) = object.get_mut(*section) {
@@ -81,10 +87,19 @@ mod tests {
         });
         assert!(may_hold_secrets(&r.to_string()));
         assert!(redact(&mut r));
-        assert_eq!(r["responseElements"]["credentials"]["sessionToken"], REDACTED);
+        assert_eq!(
+            r["responseElements"]["credentials"]["sessionToken"],
+            REDACTED
+        );
         assert_eq!(r["responseElements"]["credentials"]["accessKeyId"], "ASIA1");
-        assert_eq!(r["requestParameters"]["nested"][0]["SecretAccessKey"], REDACTED);
-        assert_eq!(r["userAgent"], "sessionToken in a user agent is not a secret field");
+        assert_eq!(
+            r["requestParameters"]["nested"][0]["SecretAccessKey"],
+            REDACTED
+        );
+        assert_eq!(
+            r["userAgent"],
+            "sessionToken in a user agent is not a secret field"
+        );
         assert!(!redact(&mut r), "a second pass changes nothing");
     }
 }

@@ -78,7 +78,11 @@ impl std::ops::AddAssign for RecordCounts {
 impl Pipeline {
     /// Reads one log file, calling `emit` for each event to store. Records
     /// read before an error are still emitted.
-    pub fn read<R: Read>(&self, reader: R, mut emit: impl FnMut(Prepared)) -> (RecordCounts, Result<LogShape, LogReadError>) {
+    pub fn read<R: Read>(
+        &self,
+        reader: R,
+        mut emit: impl FnMut(Prepared),
+    ) -> (RecordCounts, Result<LogShape, LogReadError>) {
         let mut counts = RecordCounts::default();
         let result = read_log_records(reader, |raw| {
             counts.records += 1;
@@ -104,12 +108,24 @@ impl Pipeline {
         let names = std::mem::take(&mut record.param_names);
         let event = EventItem::from_record(record, self.retention_days);
         let mut catalog = Vec::with_capacity(names.len() + 3);
-        catalog.push(CatalogEntry { kind: CatalogKind::User, value: event.principal.clone() });
-        catalog.push(CatalogEntry { kind: CatalogKind::Service, value: event.service.clone() });
+        catalog.push(CatalogEntry {
+            kind: CatalogKind::User,
+            value: event.principal.clone(),
+        });
+        catalog.push(CatalogEntry {
+            kind: CatalogKind::Service,
+            value: event.service.clone(),
+        });
         if let Some(month) = &event.month {
-            catalog.push(CatalogEntry { kind: CatalogKind::Bucket, value: format!("{month}#{}", event.service) });
+            catalog.push(CatalogEntry {
+                kind: CatalogKind::Bucket,
+                value: format!("{month}#{}", event.service),
+            });
         }
-        catalog.extend(names.into_iter().map(|value| CatalogEntry { kind: CatalogKind::Param, value }));
+        catalog.extend(names.into_iter().map(|value| CatalogEntry {
+            kind: CatalogKind::Param,
+            value,
+        }));
         Prepared { event, catalog }
     }
 }
@@ -137,13 +153,27 @@ mod tests {
             {"eventID":"2","eventName":"RunInstances","eventTime":"2024-01-01T00:00:00Z","eventSource":"ec2.amazonaws.com","requestParameters":{"instanceType":"t2.micro"}},
             42
         ]}"#;
-        let pipeline = Pipeline { skip: SkipList::new(["get"]), retention_days: 0 };
+        let pipeline = Pipeline {
+            skip: SkipList::new(["get"]),
+            retention_days: 0,
+        };
         let mut kept = Vec::new();
         let (counts, result) = pipeline.read(&doc[..], |p| kept.push(p));
         assert!(result.is_ok());
-        assert_eq!(counts, RecordCounts { records: 3, filtered: 1, rejected: 1 });
+        assert_eq!(
+            counts,
+            RecordCounts {
+                records: 3,
+                filtered: 1,
+                rejected: 1
+            }
+        );
         assert_eq!(kept.len(), 1);
-        let values: Vec<_> = kept[0].catalog.iter().map(|c| (c.kind, c.value.as_str())).collect();
+        let values: Vec<_> = kept[0]
+            .catalog
+            .iter()
+            .map(|c| (c.kind, c.value.as_str()))
+            .collect();
         assert!(values.contains(&(CatalogKind::Bucket, "2024-01#ec2")));
         assert!(values.contains(&(CatalogKind::Param, "requestParameters.instanceType")));
         assert!(values.contains(&(CatalogKind::User, "(none)")));

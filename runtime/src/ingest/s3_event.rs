@@ -39,7 +39,11 @@ impl IngestSummary {
             totals += file.counts;
             stored += file.stored;
         }
-        IngestSummary { files, totals, stored }
+        IngestSummary {
+            files,
+            totals,
+            stored,
+        }
     }
 }
 
@@ -54,7 +58,11 @@ pub struct IngestError {
 
 /// Ingests every object an S3 notification names. `deadline` is when the
 /// invocation must have returned (the Lambda context's deadline, minus a margin).
-pub async fn handle_s3_event(deps: &IngestDeps, event: S3Event, deadline: Option<Instant>) -> Result<IngestSummary, IngestError> {
+pub async fn handle_s3_event(
+    deps: &IngestDeps,
+    event: S3Event,
+    deadline: Option<Instant>,
+) -> Result<IngestSummary, IngestError> {
     let mut reports = Vec::with_capacity(event.records.len());
     for record in event.records {
         let bucket = record.s3.bucket.name.unwrap_or_default();
@@ -84,7 +92,15 @@ pub async fn handle_s3_event(deps: &IngestDeps, event: S3Event, deadline: Option
         .collect();
     let total = reports.len();
     let summary = IngestSummary::new(reports);
-    if failed.is_empty() { Ok(summary) } else { Err(IngestError { failed, total, summary }) }
+    if failed.is_empty() {
+        Ok(summary)
+    } else {
+        Err(IngestError {
+            failed,
+            total,
+            summary,
+        })
+    }
 }
 
 fn log_report(report: &FileReport) {
@@ -94,7 +110,9 @@ fn log_report(report: &FileReport) {
             source = %report.source, records = counts.records, stored = report.stored,
             filtered = counts.filtered, rejected = counts.rejected, "Ingested log file."
         ),
-        FileOutcome::Skipped { reason } => tracing::info!(source = %report.source, %reason, "Skipped object."),
+        FileOutcome::Skipped { reason } => {
+            tracing::info!(source = %report.source, %reason, "Skipped object.")
+        }
         FileOutcome::Failed { reason, retry } => tracing::error!(
             source = %report.source, %reason, retry, stored = report.stored, "Failed to ingest log file."
         ),
@@ -111,27 +129,49 @@ pub struct OpenFailure {
 
 /// Opens an S3 object as a blocking reader that streams its body. Must be
 /// called inside the tokio runtime; read it on a blocking thread.
-pub async fn open_s3_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<impl Read + Send + 'static, OpenFailure> {
+pub async fn open_s3_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<impl Read + Send + 'static, OpenFailure> {
     match s3.get_object().bucket(bucket).key(key).send().await {
-        Ok(output) => Ok(tokio_util::io::SyncIoBridge::new(output.body.into_async_read())),
+        Ok(output) => Ok(tokio_util::io::SyncIoBridge::new(
+            output.body.into_async_read(),
+        )),
         Err(error) => Err(open_failure(&error)),
     }
 }
 
-fn open_failure<R: std::fmt::Debug>(error: &SdkError<aws_sdk_s3::operation::get_object::GetObjectError, R>) -> OpenFailure {
+fn open_failure<R: std::fmt::Debug>(
+    error: &SdkError<aws_sdk_s3::operation::get_object::GetObjectError, R>,
+) -> OpenFailure {
     let code = error.code().unwrap_or_default();
     let message = error.message().unwrap_or_default();
     match code {
-        "NoSuchKey" => OpenFailure { reason: "the object no longer exists (NoSuchKey)".into(), retry: false },
-        "NoSuchBucket" => OpenFailure { reason: "the bucket does not exist (NoSuchBucket)".into(), retry: false },
+        "NoSuchKey" => OpenFailure {
+            reason: "the object no longer exists (NoSuchKey)".into(),
+            retry: false,
+        },
+        "NoSuchBucket" => OpenFailure {
+            reason: "the bucket does not exist (NoSuchBucket)".into(),
+            retry: false,
+        },
         "AccessDenied" => OpenFailure {
-            reason: format!("access denied ({message}): the function's role needs s3:GetObject on this key"),
+            reason: format!(
+                "access denied ({message}): the function's role needs s3:GetObject on this key"
+            ),
             retry: true,
         },
         "" => OpenFailure {
-            reason: format!("GetObject failed: {}", aws_sdk_s3::error::DisplayErrorContext(error)),
+            reason: format!(
+                "GetObject failed: {}",
+                aws_sdk_s3::error::DisplayErrorContext(error)
+            ),
             retry: true,
         },
-        _ => OpenFailure { reason: format!("GetObject failed: {code}: {message}"), retry: true },
+        _ => OpenFailure {
+            reason: format!("GetObject failed: {code}: {message}"),
+            retry: true,
+        },
     }
 }

@@ -50,7 +50,9 @@ impl FileReport {
     pub fn skipped(source: String, reason: impl Into<String>) -> FileReport {
         FileReport {
             source,
-            outcome: FileOutcome::Skipped { reason: reason.into() },
+            outcome: FileOutcome::Skipped {
+                reason: reason.into(),
+            },
             counts: RecordCounts::default(),
             stored: 0,
             writes: WriteStats::default(),
@@ -60,7 +62,10 @@ impl FileReport {
     pub fn failed(source: String, reason: impl Into<String>, retry: bool) -> FileReport {
         FileReport {
             source,
-            outcome: FileOutcome::Failed { reason: reason.into(), retry },
+            outcome: FileOutcome::Failed {
+                reason: reason.into(),
+                retry,
+            },
             counts: RecordCounts::default(),
             stored: 0,
             writes: WriteStats::default(),
@@ -83,7 +88,11 @@ pub struct Ingestor {
 
 impl Ingestor {
     pub fn new(store: Arc<dyn EventStore>, pipeline: Pipeline) -> Ingestor {
-        Ingestor { store, pipeline: Arc::new(pipeline), known: Mutex::new(HashSet::new()) }
+        Ingestor {
+            store,
+            pipeline: Arc::new(pipeline),
+            known: Mutex::new(HashSet::new()),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -97,7 +106,12 @@ impl Ingestor {
     /// Reads one log file from `reader` (named `source` in reports) and
     /// stores its events. Never panics on content; every failure is in the
     /// report.
-    pub async fn ingest_reader<R>(&self, source: String, reader: R, deadline: Option<Instant>) -> FileReport
+    pub async fn ingest_reader<R>(
+        &self,
+        source: String,
+        reader: R,
+        deadline: Option<Instant>,
+    ) -> FileReport
     where
         R: Read + Send + 'static,
     {
@@ -109,7 +123,8 @@ impl Ingestor {
                 chunk.push(prepared);
                 if chunk.len() == CHUNK {
                     // A closed channel means the writer failed; the rest is read but dropped.
-                    let _ = sender.blocking_send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
+                    let _ = sender
+                        .blocking_send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
                 }
             });
             if !chunk.is_empty() {
@@ -138,23 +153,48 @@ impl Ingestor {
         let (counts, read_result) = match parser.await {
             Ok(done) => done,
             Err(join_error) => {
-                return FileReport::failed(source, format!("the parser stopped unexpectedly: {join_error}"), true);
+                return FileReport::failed(
+                    source,
+                    format!("the parser stopped unexpectedly: {join_error}"),
+                    true,
+                );
             }
         };
         let outcome = match (store_error, read_result) {
-            (Some(error), _) => FileOutcome::Failed { reason: error.to_string(), retry: true },
-            (None, Err(error)) => FileOutcome::Failed { retry: error.is_transient(), reason: error.to_string() },
-            (None, Ok(LogShape::NoRecords)) => FileOutcome::Skipped { reason: "no `Records` array".into() },
+            (Some(error), _) => FileOutcome::Failed {
+                reason: error.to_string(),
+                retry: true,
+            },
+            (None, Err(error)) => FileOutcome::Failed {
+                retry: error.is_transient(),
+                reason: error.to_string(),
+            },
+            (None, Ok(LogShape::NoRecords)) => FileOutcome::Skipped {
+                reason: "no `Records` array".into(),
+            },
             (None, Ok(LogShape::Records(_))) => FileOutcome::Ingested,
         };
-        FileReport { source, outcome, counts, stored, writes }
+        FileReport {
+            source,
+            outcome,
+            counts,
+            stored,
+            writes,
+        }
     }
 
     /// Writes the new catalog entries of a chunk, then its events.
-    async fn write_chunk(&self, chunk: Vec<Prepared>, deadline: Option<Instant>) -> Result<(u64, WriteStats), StoreError> {
+    async fn write_chunk(
+        &self,
+        chunk: Vec<Prepared>,
+        deadline: Option<Instant>,
+    ) -> Result<(u64, WriteStats), StoreError> {
         let mut fresh: HashSet<CatalogEntry> = HashSet::new();
         {
-            let known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let known = self
+                .known
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             for prepared in &chunk {
                 for entry in &prepared.catalog {
                     if !known.contains(entry) && !fresh.contains(entry) {

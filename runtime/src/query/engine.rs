@@ -60,15 +60,28 @@ impl QueryEngine {
 
     async fn plan(&self, query: &EventQuery) -> Result<Vec<Group>, StoreError> {
         if let Route::User(user) = &query.route {
-            return Ok(vec![Group { month: None, partitions: vec![(IndexName::Principal, principal_partition(user))] }]);
+            return Ok(vec![Group {
+                month: None,
+                partitions: vec![(IndexName::Principal, principal_partition(user))],
+            }]);
         }
         let months = time::months_between(&query.from, &query.to);
-        let (Some(first), Some(last)) = (months.first(), months.last()) else { return Ok(Vec::new()) };
+        let (Some(first), Some(last)) = (months.first(), months.last()) else {
+            return Ok(Vec::new());
+        };
         // Bucket values are `YYYY-MM#service`; `$` sorts just after `#`.
-        let buckets = self.store.catalog(CatalogKind::Bucket, Some((first.as_str(), &format!("{last}$")))).await?;
+        let buckets = self
+            .store
+            .catalog(
+                CatalogKind::Bucket,
+                Some((first.as_str(), &format!("{last}$"))),
+            )
+            .await?;
         let mut groups: BTreeMap<String, Vec<(IndexName, String)>> = BTreeMap::new();
         for bucket in buckets {
-            let Some((month, service)) = bucket.split_once('#') else { continue };
+            let Some((month, service)) = bucket.split_once('#') else {
+                continue;
+            };
             if let Route::Service(wanted) = &query.route
                 && wanted != service
             {
@@ -81,7 +94,10 @@ impl QueryEngine {
         }
         Ok(groups
             .into_iter()
-            .map(|(month, partitions)| Group { month: Some(month), partitions })
+            .map(|(month, partitions)| Group {
+                month: Some(month),
+                partitions,
+            })
             .collect())
     }
 
@@ -93,7 +109,9 @@ impl QueryEngine {
         let mut found: Vec<EventItem> = Vec::with_capacity(wanted.min(MAX_PAGE));
         for group in self.plan(query).await? {
             if let (Some(month), Some(after)) = (&group.month, &query.after)
-                && after.get(..7).is_some_and(|after_month| month.as_str() < after_month)
+                && after
+                    .get(..7)
+                    .is_some_and(|after_month| month.as_str() < after_month)
             {
                 continue; // wholly before the previous page's end
             }
@@ -125,7 +143,9 @@ impl QueryEngine {
                 else {
                     break;
                 };
-                let Some(event) = cursors[next].buffer.pop_front() else { break };
+                let Some(event) = cursors[next].buffer.pop_front() else {
+                    break;
+                };
                 if query.filters.matches(&event)? {
                     found.push(event);
                     if found.len() == wanted {
@@ -143,7 +163,10 @@ impl QueryEngine {
         } else {
             None
         };
-        Ok(Page { events: found, next_after })
+        Ok(Page {
+            events: found,
+            next_after,
+        })
     }
 
     /// Fetches the next page of every cursor whose buffer ran dry, concurrently.

@@ -21,27 +21,45 @@ pub struct Filters {
 
 impl Filters {
     pub fn is_empty(&self) -> bool {
-        self.event_names.is_empty() && self.params.is_empty() && self.account.is_none() && self.session_name.is_none()
+        self.event_names.is_empty()
+            && self.params.is_empty()
+            && self.account.is_none()
+            && self.session_name.is_none()
     }
 
     /// Whether `event` passes every filter. Only parameter filters need the
     /// record itself, so only they pay for decompressing it.
     pub fn matches(&self, event: &EventItem) -> Result<bool, CorruptRecord> {
-        if !self.event_names.is_empty() && !event.event_name.as_ref().is_some_and(|n| self.event_names.contains(n)) {
+        if !self.event_names.is_empty()
+            && !event
+                .event_name
+                .as_ref()
+                .is_some_and(|n| self.event_names.contains(n))
+        {
             return Ok(false);
         }
-        if self.account.as_ref().is_some_and(|a| event.account.as_ref() != Some(a)) {
+        if self
+            .account
+            .as_ref()
+            .is_some_and(|a| event.account.as_ref() != Some(a))
+        {
             return Ok(false);
         }
-        if self.session_name.as_ref().is_some_and(|s| event.session_name.as_ref() != Some(s)) {
+        if self
+            .session_name
+            .as_ref()
+            .is_some_and(|s| event.session_name.as_ref() != Some(s))
+        {
             return Ok(false);
         }
         if self.params.is_empty() {
             return Ok(true);
         }
         let text = event.record_json()?;
-        let record: Value = serde_json::from_str(&text)
-            .map_err(|e| CorruptRecord { event_id: event.event_id.clone(), reason: e.to_string() })?;
+        let record: Value = serde_json::from_str(&text).map_err(|e| CorruptRecord {
+            event_id: event.event_id.clone(),
+            reason: e.to_string(),
+        })?;
         Ok(self
             .params
             .iter()
@@ -52,15 +70,19 @@ impl Filters {
 /// Finds a parameter in a record (see the module documentation).
 pub fn lookup<'r>(record: &'r Value, name: &str) -> Option<&'r Value> {
     if name.contains('.') {
-        return name.split('.').try_fold(record, |current, step| match current {
-            Value::Object(map) => map.get(step),
-            Value::Array(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        });
+        return name
+            .split('.')
+            .try_fold(record, |current, step| match current {
+                Value::Object(map) => map.get(step),
+                Value::Array(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            });
     }
-    [record.get(name), record.get("requestParameters").and_then(|p| p.get(name)), record
-        .get("responseElements")
-        .and_then(|p| p.get(name))]
+    [
+        record.get(name),
+        record.get("requestParameters").and_then(|p| p.get(name)),
+        record.get("responseElements").and_then(|p| p.get(name)),
+    ]
     .into_iter()
     .flatten()
     .find(|v| !v.is_null())
@@ -69,12 +91,16 @@ pub fn lookup<'r>(record: &'r Value, name: &str) -> Option<&'r Value> {
 /// A value matches when its text equals `wanted`: strings as they are,
 /// numbers and booleans as JSON writes them (`true`, `42`), objects as compact
 /// JSON; an array matches when any element does.
+// `Value == str` would only ever match JSON strings; the JSON text is what is compared.
+#[allow(clippy::cmp_owned)]
 pub fn value_matches(value: &Value, wanted: &str) -> bool {
     match value {
         Value::Null => false,
         Value::String(s) => s == wanted,
         Value::Bool(_) | Value::Number(_) | Value::Object(_) => value.to_string() == wanted,
-        Value::Array(items) => items.iter().any(|item| value_matches(item, wanted)) || value.to_string() == wanted,
+        Value::Array(items) => {
+            items.iter().any(|item| value_matches(item, wanted)) || value.to_string() == wanted
+        }
     }
 }
 
@@ -90,7 +116,10 @@ mod tests {
         assert_eq!(lookup(&r, "instanceType"), Some(&json!("t2.micro")));
         assert_eq!(lookup(&r, "eventName"), Some(&json!("X")));
         assert_eq!(lookup(&r, "ConsoleLogin"), Some(&json!("Success")));
-        assert_eq!(lookup(&r, "requestParameters.eventName"), Some(&json!("shadowed")));
+        assert_eq!(
+            lookup(&r, "requestParameters.eventName"),
+            Some(&json!("shadowed"))
+        );
         assert_eq!(lookup(&r, "errorCode"), None);
         assert!(value_matches(lookup(&r, "readOnly").unwrap(), "false"));
     }
@@ -98,9 +127,18 @@ mod tests {
     #[test]
     fn paths_and_arrays() {
         let r = json!({"userIdentity": {"type": "Root"}, "requestParameters": {"ids": ["a", "b"], "items": [{"id": 1}]}});
-        assert!(value_matches(lookup(&r, "userIdentity.type").unwrap(), "Root"));
-        assert!(value_matches(lookup(&r, "requestParameters.ids").unwrap(), "b"));
-        assert!(value_matches(lookup(&r, "requestParameters.items.0.id").unwrap(), "1"));
+        assert!(value_matches(
+            lookup(&r, "userIdentity.type").unwrap(),
+            "Root"
+        ));
+        assert!(value_matches(
+            lookup(&r, "requestParameters.ids").unwrap(),
+            "b"
+        ));
+        assert!(value_matches(
+            lookup(&r, "requestParameters.items.0.id").unwrap(),
+            "1"
+        ));
         assert!(lookup(&r, "userIdentity.type.deeper").is_none());
     }
 }

@@ -56,12 +56,26 @@ pub struct EventQuery {
 }
 
 const KNOWN: &[&str] = &[
-    "from", "to", "eventName", "param", "params", "value", "values", "account", "sessionName", "count", "limit",
+    "from",
+    "to",
+    "eventName",
+    "param",
+    "params",
+    "value",
+    "values",
+    "account",
+    "sessionName",
+    "count",
+    "limit",
     "nextToken",
 ];
 
 /// Parses the query-string pairs of an event route. `now` fixes the default window.
-pub fn parse_event_query(route: Route, pairs: &[(String, String)], now: DateTime<Utc>) -> Result<EventQuery, BadRequest> {
+pub fn parse_event_query(
+    route: Route,
+    pairs: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<EventQuery, BadRequest> {
     if let Some((unknown, _)) = pairs.iter().find(|(k, _)| !KNOWN.contains(&k.as_str())) {
         return Err(BadRequest(format!(
             "unknown query parameter `{unknown}`; the event routes accept: {}",
@@ -69,10 +83,15 @@ pub fn parse_event_query(route: Route, pairs: &[(String, String)], now: DateTime
         )));
     }
     let single = |name: &str| -> Result<Option<&str>, BadRequest> {
-        let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let mut values = pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
         let first = values.next();
         if values.next().is_some() {
-            return Err(BadRequest(format!("`{name}` is given more than once; give it once")));
+            return Err(BadRequest(format!(
+                "`{name}` is given more than once; give it once"
+            )));
         }
         Ok(first)
     };
@@ -110,8 +129,13 @@ pub fn parse_event_query(route: Route, pairs: &[(String, String)], now: DateTime
             values.len()
         )));
     }
-    if let Some(blank) = names.iter().find(|n| n.is_empty() || n.split('.').any(str::is_empty)) {
-        return Err(BadRequest(format!("parameter name `{blank}` is empty or has an empty path step")));
+    if let Some(blank) = names
+        .iter()
+        .find(|n| n.is_empty() || n.split('.').any(str::is_empty))
+    {
+        return Err(BadRequest(format!(
+            "parameter name `{blank}` is empty or has an empty path step"
+        )));
     }
     let event_names = match single("eventName")? {
         Some(text) => parse_list(text).map_err(|e| BadRequest(format!("`eventName`: {e}")))?,
@@ -119,7 +143,9 @@ pub fn parse_event_query(route: Route, pairs: &[(String, String)], now: DateTime
     };
     let non_empty = |name: &str| -> Result<Option<String>, BadRequest> {
         match single(name)? {
-            Some("") => Err(BadRequest(format!("`{name}` is empty; give a value or leave it out"))),
+            Some("") => Err(BadRequest(format!(
+                "`{name}` is empty; give a value or leave it out"
+            ))),
             other => Ok(other.map(str::to_owned)),
         }
     };
@@ -133,16 +159,32 @@ pub fn parse_event_query(route: Route, pairs: &[(String, String)], now: DateTime
     let count = match single("count")?.map(str::to_ascii_lowercase).as_deref() {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") | Some("") => true,
-        Some(other) => return Err(BadRequest(format!("`count` must be true or false, not `{other}`"))),
+        Some(other) => {
+            return Err(BadRequest(format!(
+                "`count` must be true or false, not `{other}`"
+            )));
+        }
     };
     let limit = match single("limit")? {
         None => DEFAULT_LIMIT,
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => return Err(BadRequest(format!("`limit` must be a whole number from 1 to {MAX_LIMIT}, not `{text}`"))),
+            _ => {
+                return Err(BadRequest(format!(
+                    "`limit` must be a whole number from 1 to {MAX_LIMIT}, not `{text}`"
+                )));
+            }
         },
     };
-    let mut query = EventQuery { route, from, to, filters, count, limit, after: None };
+    let mut query = EventQuery {
+        route,
+        from,
+        to,
+        filters,
+        count,
+        limit,
+        after: None,
+    };
     if let Some(text) = single("nextToken")? {
         query.after = Some(token::decode(text, &fingerprint(&query))?);
     }
@@ -180,7 +222,11 @@ fn parse_bound(text: &str, bound: Bound) -> Result<DateTime<Utc>, BadRequest> {
         ))
     };
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let date = if bound == Bound::To { date.checked_add_days(Days::new(1)).ok_or_else(bad)? } else { date };
+        let date = if bound == Bound::To {
+            date.checked_add_days(Days::new(1)).ok_or_else(bad)?
+        } else {
+            date
+        };
         return checked(time::start_of_day(date), name);
     }
     if !text.contains('T') {
@@ -208,7 +254,9 @@ fn checked(instant: DateTime<Utc>, name: &str) -> Result<DateTime<Utc>, BadReque
     if (1970..=9999).contains(&instant.year()) {
         Ok(instant)
     } else {
-        Err(BadRequest(format!("`{name}` must be between 1970 and 9999")))
+        Err(BadRequest(format!(
+            "`{name}` must be between 1970 and 9999"
+        )))
     }
 }
 
@@ -249,7 +297,11 @@ fn parse_list(text: &str) -> Result<Vec<String>, String> {
 }
 
 fn finish(current: &mut String, was_quoted: &mut bool) -> String {
-    let item = if *was_quoted { current.clone() } else { current.trim().to_owned() };
+    let item = if *was_quoted {
+        current.clone()
+    } else {
+        current.trim().to_owned()
+    };
     current.clear();
     *was_quoted = false;
     item
@@ -260,11 +312,15 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2024-03-10T12:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2024-03-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn parse(query: &str) -> Result<EventQuery, BadRequest> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
         parse_event_query(Route::Scan, &pairs, now())
     }
 
@@ -285,21 +341,32 @@ mod tests {
         assert_eq!(q.from.to_rfc3339(), "2024-03-04T00:00:00+00:00");
         assert_eq!(q.to.to_rfc3339(), "2024-03-11T00:00:00+00:00");
         let q = parse("from=2024-01-01&to=2024-01-01").unwrap();
-        assert_eq!(q.to.to_rfc3339(), "2024-01-02T00:00:00+00:00", "a date-only `to` includes the day");
+        assert_eq!(
+            q.to.to_rfc3339(),
+            "2024-01-02T00:00:00+00:00",
+            "a date-only `to` includes the day"
+        );
         let q = parse("from=2024-01-01T10:00:00&to=2024-01-01T12:00:00.5%2B01:00").unwrap();
         assert_eq!(q.from.to_rfc3339(), "2024-01-01T10:00:00+00:00");
         assert_eq!(q.to.to_rfc3339(), "2024-01-01T11:00:00.500+00:00");
         let q = parse("from=2024-01-01T10:00:00+01:00").unwrap();
-        assert_eq!(q.from.to_rfc3339(), "2024-01-01T09:00:00+00:00", "an unencoded + is repaired");
+        assert_eq!(
+            q.from.to_rfc3339(),
+            "2024-01-01T09:00:00+00:00",
+            "an unencoded + is repaired"
+        );
     }
 
     #[test]
     fn filters_and_paging() {
         let q = parse("params=['instanceType','eventSource']&value=t2.micro,ec2.amazonaws.com&eventName=RunInstances,StartInstances&count=True&limit=5").unwrap();
-        assert_eq!(q.filters.params, vec![
-            ("instanceType".to_owned(), "t2.micro".to_owned()),
-            ("eventSource".to_owned(), "ec2.amazonaws.com".to_owned())
-        ]);
+        assert_eq!(
+            q.filters.params,
+            vec![
+                ("instanceType".to_owned(), "t2.micro".to_owned()),
+                ("eventSource".to_owned(), "ec2.amazonaws.com".to_owned())
+            ]
+        );
         assert_eq!(q.filters.event_names, ["RunInstances", "StartInstances"]);
         assert!(q.count);
         assert_eq!(q.limit, 5);

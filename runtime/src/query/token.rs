@@ -17,13 +17,21 @@ struct Token {
 }
 
 pub fn encode(after: &str, fingerprint: &str) -> String {
-    let token = Token { after: after.to_owned(), query: fingerprint.to_owned() };
+    let token = Token {
+        after: after.to_owned(),
+        query: fingerprint.to_owned(),
+    };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
 }
 
 /// The position a token carries, if it is well-formed and was made for this query.
 pub fn decode(text: &str, fingerprint: &str) -> Result<String, BadRequest> {
-    let invalid = || BadRequest("`nextToken` is not a token this API issued; drop it to start from the first page".into());
+    let invalid = || {
+        BadRequest(
+            "`nextToken` is not a token this API issued; drop it to start from the first page"
+                .into(),
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| invalid())?;
     let token: Token = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if token.query != fingerprint {

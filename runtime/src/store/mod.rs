@@ -44,7 +44,12 @@ pub enum CatalogKind {
 }
 
 impl CatalogKind {
-    pub const ALL: [CatalogKind; 4] = [CatalogKind::User, CatalogKind::Service, CatalogKind::Param, CatalogKind::Bucket];
+    pub const ALL: [CatalogKind; 4] = [
+        CatalogKind::User,
+        CatalogKind::Service,
+        CatalogKind::Param,
+        CatalogKind::Bucket,
+    ];
 
     /// The partition key of this list's items.
     pub fn partition(self) -> &'static str {
@@ -91,8 +96,12 @@ pub struct WriteStats {
     pub requests: u64,
     /// Items written (events and catalog entries).
     pub items: u64,
-    /// Write capacity units consumed, indexes included, where the store reports them.
+    /// Write capacity units consumed, indexes included, as the store reports them.
     pub write_units: f64,
+    /// Write units by DynamoDB's billing rule (1 per started KB of each item,
+    /// once for the table and once per index the item is in), computed from
+    /// the items sent; independent of what an emulator reports.
+    pub billed_write_units: u64,
     /// Requests repeated because of throttling or unprocessed items.
     pub retries: u64,
 }
@@ -102,6 +111,7 @@ impl std::ops::AddAssign for WriteStats {
         self.requests += other.requests;
         self.items += other.items;
         self.write_units += other.write_units;
+        self.billed_write_units += other.billed_write_units;
         self.retries += other.retries;
     }
 }
@@ -111,21 +121,42 @@ impl std::ops::AddAssign for WriteStats {
 pub enum StoreError {
     /// Throttling, a 5xx or a network failure: retrying later may succeed.
     #[error("{operation} on {store} failed for now (throttled or unavailable): {message}")]
-    Transient { operation: &'static str, store: String, message: String },
+    Transient {
+        operation: &'static str,
+        store: String,
+        message: String,
+    },
     /// Writes were still being refused when the time budget ran out.
-    #[error("{store}: {unwritten} item(s) still unwritten when the time budget ran out ({message})")]
-    DeadlineExceeded { store: String, unwritten: usize, message: String },
+    #[error(
+        "{store}: {unwritten} item(s) still unwritten when the time budget ran out ({message})"
+    )]
+    DeadlineExceeded {
+        store: String,
+        unwritten: usize,
+        message: String,
+    },
     /// Misconfiguration or a refused request: retrying will not help.
     #[error("{operation} on {store} failed: {message}")]
-    Permanent { operation: &'static str, store: String, message: String },
+    Permanent {
+        operation: &'static str,
+        store: String,
+        message: String,
+    },
     /// A stored item could not be decoded.
     #[error("{store}: item {key} is corrupt: {message}")]
-    Corrupt { store: String, key: String, message: String },
+    Corrupt {
+        store: String,
+        key: String,
+        message: String,
+    },
 }
 
 impl StoreError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Transient { .. } | StoreError::DeadlineExceeded { .. })
+        matches!(
+            self,
+            StoreError::Transient { .. } | StoreError::DeadlineExceeded { .. }
+        )
     }
 }
 
@@ -138,17 +169,29 @@ pub trait EventStore: Send + Sync {
 
     /// Writes catalog entries. Callers write the entries of a batch of events
     /// before the events themselves, so an event is never unreachable.
-    async fn put_catalog(&self, entries: &[CatalogEntry], deadline: Option<Instant>) -> Result<WriteStats, StoreError>;
+    async fn put_catalog(
+        &self,
+        entries: &[CatalogEntry],
+        deadline: Option<Instant>,
+    ) -> Result<WriteStats, StoreError>;
 
     /// Writes events, overwriting any with the same `eventID`.
-    async fn put_events(&self, events: &[EventItem], deadline: Option<Instant>) -> Result<WriteStats, StoreError>;
+    async fn put_events(
+        &self,
+        events: &[EventItem],
+        deadline: Option<Instant>,
+    ) -> Result<WriteStats, StoreError>;
 
     /// One event by `eventID`.
     async fn get_event(&self, event_id: &str) -> Result<Option<EventItem>, StoreError>;
 
     /// All values of a catalog list, ascending; with `range`, only values in
     /// `[start, end]`.
-    async fn catalog(&self, kind: CatalogKind, range: Option<(&str, &str)>) -> Result<Vec<String>, StoreError>;
+    async fn catalog(
+        &self,
+        kind: CatalogKind,
+        range: Option<(&str, &str)>,
+    ) -> Result<Vec<String>, StoreError>;
 
     /// One page of a partition, ascending by sort key.
     async fn query_partition(&self, query: &PartitionQuery) -> Result<EventPage, StoreError>;
@@ -156,7 +199,11 @@ pub trait EventStore: Send + Sync {
     /// How many events a partition holds in `[from, to)` (`after` and `limit`
     /// are ignored).
     async fn count_partition(&self, query: &PartitionQuery) -> Result<u64, StoreError> {
-        let mut query = PartitionQuery { after: None, limit: 1000, ..query.clone() };
+        let mut query = PartitionQuery {
+            after: None,
+            limit: 1000,
+            ..query.clone()
+        };
         let mut total = 0u64;
         loop {
             let page = self.query_partition(&query).await?;

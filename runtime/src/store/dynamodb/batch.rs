@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{PutRequest, ReturnConsumedCapacity, WriteRequest};
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::errors;
-use super::item::{Item, key_of};
+use super::item::{Item, billed_write_units, key_of};
 use crate::store::{StoreError, WriteStats};
 
 /// DynamoDB's limit of items per `BatchWriteItem` call.
@@ -63,12 +63,21 @@ async fn put_chunk(
     chunk: Vec<Item>,
     deadline: Option<Instant>,
 ) -> Result<WriteStats, StoreError> {
-    let mut stats = WriteStats { items: chunk.len() as u64, ..WriteStats::default() };
+    let mut stats = WriteStats {
+        items: chunk.len() as u64,
+        billed_write_units: chunk.iter().map(billed_write_units).sum(),
+        ..WriteStats::default()
+    };
     let mut pending: Vec<WriteRequest> = chunk
         .into_iter()
         .map(|item| {
             WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item is set"))
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .expect("item is set"),
+                )
                 .build()
         })
         .collect();
@@ -96,7 +105,11 @@ async fn put_chunk(
                 if unprocessed.is_empty() {
                     return Ok(stats);
                 }
-                let message = format!("{} of {} item(s) unprocessed", unprocessed.len(), pending.len());
+                let message = format!(
+                    "{} of {} item(s) unprocessed",
+                    unprocessed.len(),
+                    pending.len()
+                );
                 pending = unprocessed;
                 message
             }
@@ -135,7 +148,9 @@ async fn put_chunk(
 
 /// Exponential backoff with full jitter: uniform in `[0, min(max, base·2^attempt)]`.
 fn backoff(attempt: u32) -> Duration {
-    let ceiling = BASE_DELAY.saturating_mul(1u32 << attempt.min(16)).min(MAX_DELAY);
+    let ceiling = BASE_DELAY
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(MAX_DELAY);
     ceiling.mul_f64(fastrand::f64())
 }
 

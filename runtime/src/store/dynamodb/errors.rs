@@ -11,7 +11,11 @@ const THROTTLING_CODES: &[&str] = &[
     "LimitExceededException",
 ];
 
-const SERVER_CODES: &[&str] = &["InternalServerError", "ServiceUnavailable", "InternalFailure"];
+const SERVER_CODES: &[&str] = &[
+    "InternalServerError",
+    "ServiceUnavailable",
+    "InternalFailure",
+];
 
 /// Throttling, a server-side failure or a network problem: worth retrying.
 pub fn is_retryable<E>(error: &SdkError<E, HttpResponse>) -> bool
@@ -19,10 +23,14 @@ where
     E: ProvideErrorMetadata,
 {
     match error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or_default();
-            THROTTLING_CODES.contains(&code) || SERVER_CODES.contains(&code) || service.raw().status().is_server_error()
+            THROTTLING_CODES.contains(&code)
+                || SERVER_CODES.contains(&code)
+                || service.raw().status().is_server_error()
         }
         _ => false,
     }
@@ -44,7 +52,11 @@ where
     R: std::fmt::Debug,
 {
     match error.as_service_error() {
-        Some(e) => format!("{}: {}", e.code().unwrap_or("error"), e.message().unwrap_or("no message")),
+        Some(e) => format!(
+            "{}: {}",
+            e.code().unwrap_or("error"),
+            e.message().unwrap_or("no message")
+        ),
         None => {
             let mut text = error.to_string();
             let mut source = std::error::Error::source(error);

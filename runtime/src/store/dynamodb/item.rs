@@ -39,7 +39,10 @@ pub fn event_to_item(event: &EventItem) -> Item {
     item.insert(EVENT_ID.into(), s(&event.event_id));
     item.insert(SERVICE.into(), s(&event.service));
     item.insert(PRINCIPAL.into(), s(&event.principal));
-    item.insert(RECORD.into(), AttributeValue::B(Blob::new(event.record.clone())));
+    item.insert(
+        RECORD.into(),
+        AttributeValue::B(Blob::new(event.record.clone())),
+    );
     if let Some(sort_key) = &event.sort_key {
         // Events without a usable time are kept but left out of the indexes
         // (no index keys → not in the sparse indexes).
@@ -72,21 +75,30 @@ pub fn event_to_item(event: &EventItem) -> Item {
 
 pub fn catalog_to_item(entry: &CatalogEntry) -> Item {
     Item::from([
-        (PK.to_owned(), AttributeValue::S(entry.kind.partition().to_owned())),
+        (
+            PK.to_owned(),
+            AttributeValue::S(entry.kind.partition().to_owned()),
+        ),
         (SK.to_owned(), AttributeValue::S(entry.value.clone())),
     ])
 }
 
 /// Decodes an event item; the error names the missing or mistyped attribute.
 pub fn item_to_event(item: &Item) -> Result<EventItem, String> {
-    let text = |name: &str| -> Option<String> { item.get(name).and_then(|v| v.as_s().ok()).cloned() };
-    let required = |name: &str| text(name).ok_or_else(|| format!("attribute `{name}` is missing or not a string"));
+    let text =
+        |name: &str| -> Option<String> { item.get(name).and_then(|v| v.as_s().ok()).cloned() };
+    let required = |name: &str| {
+        text(name).ok_or_else(|| format!("attribute `{name}` is missing or not a string"))
+    };
     let record = match item.get(RECORD) {
         Some(AttributeValue::B(blob)) => blob.as_ref().to_vec(),
         _ => return Err(format!("attribute `{RECORD}` is missing or not binary")),
     };
     let expires_at = match item.get(TTL) {
-        Some(AttributeValue::N(n)) => Some(n.parse().map_err(|_| format!("attribute `{TTL}` is not an integer"))?),
+        Some(AttributeValue::N(n)) => Some(
+            n.parse()
+                .map_err(|_| format!("attribute `{TTL}` is not an integer"))?,
+        ),
         _ => None,
     };
     Ok(EventItem {
@@ -122,9 +134,26 @@ pub fn billed_size(item: &Item) -> usize {
         .sum()
 }
 
+/// Write units DynamoDB bills for putting `item`: one per started KB, for the
+/// table and again for each global secondary index whose keys it carries
+/// (both indexes project all attributes).
+pub fn billed_write_units(item: &Item) -> u64 {
+    let per_copy = billed_size(item).div_ceil(1024).max(1) as u64;
+    let indexed = [PRINCIPAL_PK, TIME_PK]
+        .iter()
+        .filter(|k| item.contains_key(**k))
+        .count() as u64;
+    per_copy * (1 + indexed)
+}
+
 /// The table key of an item, for de-duplicating a batch.
 pub fn key_of(item: &Item) -> (String, String) {
-    let part = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let part = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
     (part(PK), part(SK))
 }
 
@@ -141,6 +170,11 @@ mod tests {
         let event = EventItem::from_record(record, 30);
         let item = event_to_item(&event);
         assert_eq!(item_to_event(&item).unwrap(), event);
-        assert!(billed_size(&item) <= 1024, "a typical event fits one write unit: {}", billed_size(&item));
+        assert!(
+            billed_size(&item) <= 1024,
+            "a typical event fits one write unit: {}",
+            billed_size(&item)
+        );
+        assert_eq!(billed_write_units(&item), 3, "table + two indexes");
     }
 }

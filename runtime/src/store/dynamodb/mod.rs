@@ -14,7 +14,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, Select};
 
-use super::{CatalogEntry, CatalogKind, EventPage, EventStore, IndexName, PartitionQuery, StoreError, WriteStats};
+use super::{
+    CatalogEntry, CatalogKind, EventPage, EventStore, IndexName, PartitionQuery, StoreError,
+    WriteStats,
+};
 use crate::event::EventItem;
 
 /// Events and catalog in one DynamoDB table.
@@ -27,7 +30,11 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
-        DynamoStore { client, table: table.into(), read_milli_units: AtomicU64::new(0) }
+        DynamoStore {
+            client,
+            table: table.into(),
+            read_milli_units: AtomicU64::new(0),
+        }
     }
 
     pub fn table(&self) -> &str {
@@ -41,7 +48,8 @@ impl DynamoStore {
 
     fn count_reads(&self, capacity: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) {
         if let Some(units) = capacity.and_then(|c| c.capacity_units()) {
-            self.read_milli_units.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+            self.read_milli_units
+                .fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
         }
     }
 
@@ -56,7 +64,11 @@ impl DynamoStore {
         let store = self.describe();
         let message = errors::describe(&error);
         if errors::is_retryable(&error) {
-            StoreError::Transient { operation, store, message }
+            StoreError::Transient {
+                operation,
+                store,
+                message,
+            }
         } else if errors::is_missing_table(&error) {
             StoreError::Permanent {
                 operation,
@@ -66,7 +78,11 @@ impl DynamoStore {
                 ),
             }
         } else {
-            StoreError::Permanent { operation, store, message }
+            StoreError::Permanent {
+                operation,
+                store,
+                message,
+            }
         }
     }
 
@@ -78,7 +94,10 @@ impl DynamoStore {
         })
     }
 
-    fn partition_query(&self, query: &PartitionQuery) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    fn partition_query(
+        &self,
+        query: &PartitionQuery,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         let (index, partition_attr) = match query.index {
             IndexName::Principal => (schema::PRINCIPAL_INDEX, schema::PRINCIPAL_PK),
             IndexName::Time => (schema::TIME_INDEX, schema::TIME_PK),
@@ -107,12 +126,20 @@ impl EventStore for DynamoStore {
         format!("DynamoDB table `{}`", self.table)
     }
 
-    async fn put_catalog(&self, entries: &[CatalogEntry], deadline: Option<Instant>) -> Result<WriteStats, StoreError> {
+    async fn put_catalog(
+        &self,
+        entries: &[CatalogEntry],
+        deadline: Option<Instant>,
+    ) -> Result<WriteStats, StoreError> {
         let items = entries.iter().map(item::catalog_to_item).collect();
         batch::put_all(&self.client, &self.table, items, deadline).await
     }
 
-    async fn put_events(&self, events: &[EventItem], deadline: Option<Instant>) -> Result<WriteStats, StoreError> {
+    async fn put_events(
+        &self,
+        events: &[EventItem],
+        deadline: Option<Instant>,
+    ) -> Result<WriteStats, StoreError> {
         let items = events.iter().map(item::event_to_item).collect();
         batch::put_all(&self.client, &self.table, items, deadline).await
     }
@@ -132,7 +159,11 @@ impl EventStore for DynamoStore {
         output.item().map(|i| self.decode(i)).transpose()
     }
 
-    async fn catalog(&self, kind: CatalogKind, range: Option<(&str, &str)>) -> Result<Vec<String>, StoreError> {
+    async fn catalog(
+        &self,
+        kind: CatalogKind,
+        range: Option<(&str, &str)>,
+    ) -> Result<Vec<String>, StoreError> {
         let mut values = Vec::new();
         let mut start = None;
         loop {
@@ -172,7 +203,9 @@ impl EventStore for DynamoStore {
         // Ask for one more than needed when resuming: the first item may be
         // `after` itself (BETWEEN includes its lower bound).
         let extra = usize::from(query.after.is_some());
-        let limit = i32::try_from(query.limit + extra).unwrap_or(i32::MAX).max(1);
+        let limit = i32::try_from(query.limit + extra)
+            .unwrap_or(i32::MAX)
+            .max(1);
         let output = self
             .partition_query(query)
             .limit(limit)
@@ -194,7 +227,10 @@ impl EventStore for DynamoStore {
     }
 
     async fn count_partition(&self, query: &PartitionQuery) -> Result<u64, StoreError> {
-        let query = PartitionQuery { after: None, ..query.clone() };
+        let query = PartitionQuery {
+            after: None,
+            ..query.clone()
+        };
         let mut total = 0u64;
         let mut start = None;
         loop {

@@ -4,8 +4,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 
 /// Table partition key: `E#<eventID>` for events, `C#<list>` for catalog entries.
@@ -40,7 +40,12 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
             .attribute_type(ScalarAttributeType::S)
             .build()
     };
-    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+    };
     let mut request = client
         .create_table()
         .table_name(table)
@@ -56,7 +61,11 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
                 .index_name(index)
                 .key_schema(key(partition, KeyType::Hash)?)
                 .key_schema(key(TIME_SK, KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()?,
         );
     }

@@ -1,0 +1,465 @@
+//! `settings.toml`: every name and choice of a deployment, and of local mode.
+//! Parsed in two stages, as ripgrep does with its flags: the raw file (every
+//! table `deny_unknown_fields`, every key optional with a documented default),
+//! then [`Settings::validate`], so that nothing runs on a setting that is
+//! wrong — and the error names the file, the key and what is allowed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use tracker_runtime::config::MAX_RETENTION_DAYS;
+
+/// A settings file that cannot be used, with the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("settings file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("settings file {path}: `{key}` {problem}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        problem: String,
+    },
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub aws: AwsSettings,
+    pub stack: StackSettings,
+    pub trail: TrailSettings,
+    pub table: TableSettings,
+    pub ingest: IngestSettings,
+    pub api: ApiSettings,
+    pub lambda: LambdaSettings,
+    pub artifacts: ArtifactSettings,
+    pub local: LocalSettings,
+}
+
+/// `[aws]`: where to deploy. Unset keys come from the standard AWS chain.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// `[stack]`: the CloudFormation stack.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StackSettings {
+    pub name: String,
+}
+
+impl Default for StackSettings {
+    fn default() -> Self {
+        StackSettings {
+            name: "tracker".into(),
+        }
+    }
+}
+
+/// `[trail]`: the existing bucket CloudTrail writes to.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrailSettings {
+    /// Required by `deploy` and S3 backfills; unused in local mode.
+    pub bucket: Option<String>,
+    /// Key prefix of the trail's logs (`AWSLogs/`, or `myprefix/AWSLogs/`).
+    pub prefix: String,
+}
+
+impl Default for TrailSettings {
+    fn default() -> Self {
+        TrailSettings {
+            bucket: None,
+            prefix: "AWSLogs/".into(),
+        }
+    }
+}
+
+/// `[table]`: the DynamoDB table of events.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TableSettings {
+    pub name: String,
+    /// Days to keep events (DynamoDB TTL); 0 keeps them forever.
+    pub retention_days: u32,
+}
+
+impl Default for TableSettings {
+    fn default() -> Self {
+        TableSettings {
+            name: "tracker-events".into(),
+            retention_days: 0,
+        }
+    }
+}
+
+/// `[ingest]`: what is stored.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSettings {
+    /// Case-insensitive `eventName` prefixes not stored; empty stores everything.
+    pub skip_event_prefixes: Vec<String>,
+}
+
+/// How the API is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// API Gateway API key (header `x-api-key`) with a usage plan.
+    #[default]
+    ApiKey,
+    /// AWS IAM (SigV4-signed requests).
+    Iam,
+    /// Public: anyone with the URL.
+    None,
+}
+
+/// `[api]`: the API Gateway REST API.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    pub stage: String,
+    pub auth: AuthMode,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            stage: "v1".into(),
+            auth: AuthMode::ApiKey,
+        }
+    }
+}
+
+/// CPU architecture of the functions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    #[default]
+    X86_64,
+    Arm64,
+}
+
+/// `[lambda]`: both functions.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LambdaSettings {
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub architecture: Architecture,
+    /// Days CloudWatch keeps the functions' logs.
+    pub log_retention_days: u32,
+}
+
+impl Default for LambdaSettings {
+    fn default() -> Self {
+        LambdaSettings {
+            memory_mb: 256,
+            timeout_seconds: 60,
+            architecture: Architecture::X86_64,
+            log_retention_days: 30,
+        }
+    }
+}
+
+/// `[artifacts]`: where the function's zip is uploaded.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArtifactSettings {
+    /// An existing bucket, or `"create"` for one named after the stack and account.
+    pub bucket: String,
+}
+
+impl Default for ArtifactSettings {
+    fn default() -> Self {
+        ArtifactSettings {
+            bucket: "create".into(),
+        }
+    }
+}
+
+/// `[local]`: `tracker serve`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalSettings {
+    /// The embedded database file.
+    pub db: PathBuf,
+    /// Address to serve on; anything but loopback needs `api_key`.
+    pub listen: String,
+    /// Required in the `x-api-key` header when set.
+    pub api_key: Option<String>,
+}
+
+impl Default for LocalSettings {
+    fn default() -> Self {
+        LocalSettings {
+            db: PathBuf::from("tracker.db"),
+            listen: "127.0.0.1:8080".into(),
+            api_key: None,
+        }
+    }
+}
+
+/// Regions that support the `provided.al2023` runtime look like `xx-name-N`.
+fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+impl Settings {
+    /// Reads, parses and validates a settings file.
+    pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Settings::parse(&text, path)
+    }
+
+    /// The defaults, validated (used when no settings file exists).
+    pub fn defaults() -> Settings {
+        Settings::default()
+    }
+
+    /// Parses and validates settings text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Settings, SettingsError> {
+        let settings: Settings = toml::from_str(text).map_err(|e| SettingsError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        settings.validate(path)?;
+        Ok(settings)
+    }
+
+    /// Checks every value against what AWS and tracker accept.
+    pub fn validate(&self, path: &Path) -> Result<(), SettingsError> {
+        let invalid = |key: &str, problem: String| SettingsError::Invalid {
+            path: path.into(),
+            key: key.into(),
+            problem,
+        };
+        if let Some(region) = &self.aws.region
+            && !is_region(region)
+        {
+            return Err(invalid(
+                "aws.region",
+                format!("is `{region}`; use a region name such as `us-east-1`"),
+            ));
+        }
+        let stack = &self.stack.name;
+        if stack.is_empty()
+            || stack.len() > 64
+            || !stack.starts_with(|c: char| c.is_ascii_alphabetic())
+            || !stack.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(invalid(
+                "stack.name",
+                format!(
+                    "is `{stack}`; use 1-64 letters, digits and hyphens, starting with a letter"
+                ),
+            ));
+        }
+        if let Some(bucket) = &self.trail.bucket {
+            let ok = (3..=63).contains(&bucket.len())
+                && bucket
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && bucket.starts_with(|c: char| c.is_ascii_alphanumeric());
+            if !ok {
+                return Err(invalid(
+                    "trail.bucket",
+                    format!(
+                        "is `{bucket}`; an S3 bucket name has 3-63 lowercase letters, digits, dots and hyphens"
+                    ),
+                ));
+            }
+        }
+        if self.trail.prefix.starts_with('/') {
+            return Err(invalid(
+                "trail.prefix",
+                "must not start with `/` (S3 keys have no leading slash)".into(),
+            ));
+        }
+        let table = &self.table.name;
+        if !(3..=255).contains(&table.len())
+            || !table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err(invalid(
+                "table.name",
+                format!("is `{table}`; use 3-255 letters, digits, `_`, `-` and `.`"),
+            ));
+        }
+        if self.table.retention_days > MAX_RETENTION_DAYS {
+            return Err(invalid(
+                "table.retention_days",
+                format!(
+                    "is {}; use 0 (keep forever) to {MAX_RETENTION_DAYS}",
+                    self.table.retention_days
+                ),
+            ));
+        }
+        if let Some(bad) = self
+            .ingest
+            .skip_event_prefixes
+            .iter()
+            .find(|p| p.trim().is_empty() || p.contains(','))
+        {
+            return Err(invalid(
+                "ingest.skip_event_prefixes",
+                format!("has `{bad}`; each prefix must be non-empty and contain no comma"),
+            ));
+        }
+        let stage = &self.api.stage;
+        if stage.is_empty()
+            || stage.len() > 128
+            || !stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(invalid(
+                "api.stage",
+                format!("is `{stage}`; use letters, digits and `_` (e.g. `v1`)"),
+            ));
+        }
+        if !(128..=10_240).contains(&self.lambda.memory_mb) {
+            return Err(invalid(
+                "lambda.memory_mb",
+                format!("is {}; Lambda allows 128 to 10240", self.lambda.memory_mb),
+            ));
+        }
+        if !(1..=900).contains(&self.lambda.timeout_seconds) {
+            return Err(invalid(
+                "lambda.timeout_seconds",
+                format!("is {}; Lambda allows 1 to 900", self.lambda.timeout_seconds),
+            ));
+        }
+        const LOG_RETENTION: &[u32] = &[
+            1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+            2922, 3288, 3653,
+        ];
+        if !LOG_RETENTION.contains(&self.lambda.log_retention_days) {
+            return Err(invalid(
+                "lambda.log_retention_days",
+                format!(
+                    "is {}; CloudWatch Logs allows one of {LOG_RETENTION:?}",
+                    self.lambda.log_retention_days
+                ),
+            ));
+        }
+        if self.artifacts.bucket.is_empty() {
+            return Err(invalid(
+                "artifacts.bucket",
+                "is empty; name an existing bucket or use \"create\"".into(),
+            ));
+        }
+        if self.local.listen.parse::<SocketAddr>().is_err() {
+            return Err(invalid(
+                "local.listen",
+                format!(
+                    "is `{}`; use an IP address and port such as `127.0.0.1:8080`",
+                    self.local.listen
+                ),
+            ));
+        }
+        if self.local.api_key.as_deref().is_some_and(|k| k.len() < 20) {
+            return Err(invalid(
+                "local.api_key",
+                "is shorter than 20 characters; use a long random string".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, SettingsError> {
+        Settings::parse(text, Path::new("settings.toml"))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = parse("").unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.api.auth, AuthMode::ApiKey);
+        assert_eq!(s.table.name, "tracker-events");
+    }
+
+    #[test]
+    fn the_shipped_file_is_valid() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../settings.toml"))
+                .unwrap();
+        let s = parse(&text).unwrap();
+        assert!(
+            s.ingest.skip_event_prefixes.is_empty(),
+            "the shipped default stores everything"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = parse("[table]\nnmae = \"x\"\n").unwrap_err().to_string();
+        assert!(
+            e.contains("settings.toml") && e.contains("nmae") && e.contains("retention_days"),
+            "{e}"
+        );
+        let e = parse("[tabel]\n").unwrap_err().to_string();
+        assert!(e.contains("tabel"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_name_key_and_allowed() {
+        for (text, key) in [
+            ("[lambda]\nmemory_mb = 64", "lambda.memory_mb"),
+            ("[lambda]\ntimeout_seconds = 901", "lambda.timeout_seconds"),
+            (
+                "[lambda]\nlog_retention_days = 2",
+                "lambda.log_retention_days",
+            ),
+            ("[api]\nstage = \"my stage\"", "api.stage"),
+            ("[aws]\nregion = \"Europe\"", "aws.region"),
+            ("[table]\nname = \"x\"", "table.name"),
+            ("[table]\nretention_days = 40000", "table.retention_days"),
+            ("[trail]\nbucket = \"My_Bucket\"", "trail.bucket"),
+            (
+                "[ingest]\nskip_event_prefixes = [\"\"]",
+                "ingest.skip_event_prefixes",
+            ),
+            ("[local]\nlisten = \"localhost\"", "local.listen"),
+            ("[stack]\nname = \"1abc\"", "stack.name"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(
+                e.contains(key) && e.contains("settings.toml"),
+                "{text}: {e}"
+            );
+        }
+        let e = parse("[api]\nauth = \"open\"").unwrap_err().to_string();
+        assert!(
+            e.contains("api_key") && e.contains("iam") && e.contains("none"),
+            "{e}"
+        );
+    }
+}

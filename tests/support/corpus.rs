@@ -1,0 +1,165 @@
+//! The shared sample corpus (`../shared/data/cloudtrail-sample`, or
+//! `TRACKER_SAMPLE_DIR`) and its reference answers, `FACTS.json`; and the
+//! corpus ingested once per test run into moto through the S3 handler.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tracker_runtime::ingest::handle_s3_event;
+use tracker_runtime::store::{EventStore, WriteStats};
+
+/// Where the sample corpus is; panics with instructions when it is missing.
+pub fn sample_dir() -> PathBuf {
+    let dir = std::env::var_os("TRACKER_SAMPLE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| super::repo_root().join("../shared/data/cloudtrail-sample"));
+    assert!(
+        dir.join("FACTS.json").is_file(),
+        "the sample corpus is not at {} (no FACTS.json). Clone the repository with `shared/` beside it, \
+         or set TRACKER_SAMPLE_DIR to the folder holding AWSLogs/ and FACTS.json.",
+        dir.display()
+    );
+    dir
+}
+
+pub fn facts() -> Value {
+    let path = sample_dir().join("FACTS.json");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+/// The fact with this id (`F02`…).
+pub fn fact(facts: &Value, id: &str) -> Value {
+    facts["facts"]
+        .as_array()
+        .and_then(|all| all.iter().find(|f| f["id"] == id))
+        .cloned()
+        .unwrap_or_else(|| panic!("FACTS.json has no {id}"))
+}
+
+/// Every file under `dir`, as (path relative to `dir` with `/`, absolute path), sorted.
+pub fn files_under(dir: &Path) -> Vec<(String, PathBuf)> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                out.push((rel, path));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The sample's log and digest files (`AWSLogs/…`).
+pub fn sample_files() -> Vec<(String, PathBuf)> {
+    files_under(&sample_dir())
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with("AWSLogs/"))
+        .collect()
+}
+
+/// Every record of the sample's log files, read independently of tracker's
+/// reader (plain flate2 + serde_json), for tests that compute their own
+/// expectations.
+pub fn sample_records() -> Vec<Value> {
+    use std::io::Read;
+    let mut records = Vec::new();
+    for (rel, path) in sample_files() {
+        if !rel.split('/').any(|s| s == "CloudTrail") {
+            continue;
+        }
+        let mut text = String::new();
+        let file = std::fs::File::open(&path).expect("open a sample file");
+        flate2::read::MultiGzDecoder::new(file)
+            .read_to_string(&mut text)
+            .expect("gunzip a sample file");
+        let doc: Value = serde_json::from_str(&text).expect("a sample file is JSON");
+        records.extend(doc["Records"].as_array().cloned().unwrap_or_default());
+    }
+    records
+}
+
+/// The corpus as ingested into moto: which table, and what it took.
+pub struct MotoCorpus {
+    pub table: String,
+    pub files: usize,
+    pub elapsed: Duration,
+    pub writes: WriteStats,
+    pub stored: u64,
+}
+
+/// Uploads the sample to a moto bucket and ingests every object through the
+/// S3 handler, once per test run (on its own runtime, so every test can use
+/// the table from its own).
+pub fn moto_corpus() -> &'static MotoCorpus {
+    static CORPUS: OnceLock<MotoCorpus> = OnceLock::new();
+    CORPUS.get_or_init(|| {
+        std::thread::spawn(|| {
+            tokio::runtime::Runtime::new()
+                .expect("a runtime")
+                .block_on(ingest_sample_into_moto())
+        })
+        .join()
+        .expect("ingesting the sample into moto failed")
+    })
+}
+
+async fn ingest_sample_into_moto() -> MotoCorpus {
+    let sdk = super::sdk_config().await;
+    let s3 = super::s3_client(&sdk);
+    let bucket = super::new_bucket(&s3).await;
+    let store = super::new_dynamo_store(&sdk).await;
+    let files = sample_files();
+    for (key, path) in &files {
+        let body = std::fs::read(path).expect("read a sample file");
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("upload a sample file to moto");
+    }
+    let deps = super::ingest_deps(&sdk, Arc::clone(&store) as Arc<dyn EventStore>);
+    let started = Instant::now();
+    let mut writes = WriteStats::default();
+    let mut stored = 0;
+    for (key, _) in &files {
+        let summary = handle_s3_event(&deps, super::s3_put_event(&bucket, key), None)
+            .await
+            .unwrap_or_else(|e| panic!("ingest s3://{bucket}/{key}: {e}"));
+        for file in &summary.files {
+            writes += file.writes;
+        }
+        stored += summary.stored;
+    }
+    let elapsed = started.elapsed();
+    eprintln!(
+        "ingested {} objects ({stored} events) into moto in {:.2?}: {} BatchWriteItem requests, {} items, {} write units billed ({:.0} reported by moto)",
+        files.len(),
+        elapsed,
+        writes.requests,
+        writes.items,
+        writes.billed_write_units,
+        writes.write_units
+    );
+    MotoCorpus {
+        table: store.table().to_owned(),
+        files: files.len(),
+        elapsed,
+        writes,
+        stored,
+    }
+}
