@@ -35,8 +35,31 @@ enum Command {
     Backfill,
     /// Remove what `deploy` created.
     Teardown,
-    /// Serve the query API locally over CloudTrail logs in a folder.
-    Serve,
+    /// Serve the query API locally over CloudTrail logs in folders.
+    ///
+    /// Each --logs folder is ingested into the embedded database (files already
+    /// ingested and unchanged are skipped), then the same API as the query
+    /// Lambda is served over HTTP.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// A folder of CloudTrail logs (as CloudTrail writes them to S3); repeatable.
+    #[arg(long = "logs", value_name = "DIR")]
+    logs: Vec<PathBuf>,
+    /// The embedded database file [default: settings' [local] db, `tracker.db`].
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Address to serve on [default: settings' [local] listen, 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Required as the x-api-key header; needed to listen beyond loopback.
+    #[arg(long, env = "TRACKER_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Files ingested at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
 }
 
 pub fn main() -> ExitCode {
@@ -52,17 +75,41 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let _settings = load_settings(&cli.settings)?;
+    let settings = load_settings(&cli.settings)?;
     let name = match cli.command {
+        Command::Serve(args) => return serve(&settings, args),
         Command::Deploy => "deploy",
         Command::Backfill => "backfill",
         Command::Teardown => "teardown",
-        Command::Serve => "serve",
     };
     eprintln!(
         "tracker: `{name}` is not available in this build yet; see the README's status section"
     );
     Ok(ExitCode::from(2))
+}
+
+fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let listen = match args.listen {
+        Some(listen) => listen,
+        None => settings
+            .local
+            .listen
+            .parse()
+            .context("settings [local] listen")?,
+    };
+    let options = tracker_runtime::local::ServeOptions {
+        logs: args.logs,
+        db: args.db.unwrap_or_else(|| settings.local.db.clone()),
+        listen,
+        api_key: args.api_key.or_else(|| settings.local.api_key.clone()),
+        pipeline: tracker_runtime::ingest::Pipeline {
+            skip: tracker_runtime::ingest::SkipList::new(&settings.ingest.skip_event_prefixes),
+            retention_days: 0,
+        },
+        concurrency: args.concurrency,
+    };
+    tokio::runtime::Runtime::new()?.block_on(tracker_runtime::local::serve(options))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The settings file if it exists, else the defaults — unless the user named

@@ -483,6 +483,15 @@ async fn dynamodb_app() -> Router {
 
 facts_suite!(dynamodb, dynamodb_app().await);
 
+async fn embedded_app() -> Router {
+    let store = crate::support::corpus::embedded_corpus();
+    tracker_runtime::api::router(tracker_runtime::api::ApiState::new(std::sync::Arc::new(
+        store.clone(),
+    )))
+}
+
+facts_suite!(embedded, embedded_app().await);
+
 /// What ingesting the sample into moto cost, for the record (and bounds that
 /// hold the design to its budget: ≤ 3 write units per event).
 #[test]

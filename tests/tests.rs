@@ -13,4 +13,5 @@
 mod api;
 mod facts;
 mod ingest;
+mod serve;
 mod support;

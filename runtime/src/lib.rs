@@ -7,7 +7,8 @@
 //! - [`ingest`]: log file → stored events (the S3-triggered handler);
 //! - [`query`]: what an event query means, over any store;
 //! - [`api`]: the REST router;
-//! - [`config`], [`aws`], [`lambda`]: Lambda mode's wiring.
+//! - [`config`], [`aws`], [`lambda`]: Lambda mode's wiring;
+//! - [`local`]: local mode (`tracker serve`).
 
 pub mod api;
 pub mod aws;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod event;
 pub mod ingest;
 pub mod lambda;
+pub mod local;
 pub mod query;
 pub mod store;
 pub mod time;

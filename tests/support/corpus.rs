@@ -91,6 +91,41 @@ pub fn sample_records() -> Vec<Value> {
     records
 }
 
+/// The sample ingested once per test run into an embedded store (local
+/// mode's), through the folder ingest `tracker serve --logs` uses.
+pub fn embedded_corpus() -> &'static tracker_runtime::store::EmbeddedStore {
+    static STORE: OnceLock<(tempfile::TempDir, tracker_runtime::store::EmbeddedStore)> =
+        OnceLock::new();
+    &STORE
+        .get_or_init(|| {
+            std::thread::spawn(|| {
+                let dir = tempfile::tempdir().expect("a temporary folder");
+                let store =
+                    tracker_runtime::store::EmbeddedStore::open(&dir.path().join("tracker.db"))
+                        .expect("open the database");
+                let ingestor = tracker_runtime::ingest::Ingestor::new(
+                    Arc::new(store.clone()),
+                    Default::default(),
+                );
+                let summary = tokio::runtime::Runtime::new()
+                    .expect("a runtime")
+                    .block_on(tracker_runtime::ingest::ingest_folder(
+                        &ingestor,
+                        &sample_dir(),
+                        Some(&store),
+                        4,
+                    ))
+                    .expect("the sample folder is readable");
+                assert!(summary.failures.is_empty(), "{summary}");
+                eprintln!("ingested the sample into the embedded store: {summary}");
+                (dir, store)
+            })
+            .join()
+            .expect("ingesting the sample into the embedded store failed")
+        })
+        .1
+}
+
 /// The corpus as ingested into moto: which table, and what it took.
 pub struct MotoCorpus {
     pub table: String,

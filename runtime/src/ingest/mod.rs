@@ -4,10 +4,14 @@
 //! through the storage seam (catalog first, then events, idempotently),
 //! [`s3_event`] is the Lambda handler on top.
 
+pub mod folder;
 pub mod pipeline;
+pub mod progress;
 pub mod s3_event;
 pub mod writer;
 
+pub use folder::{FileLedger, ingest_folder};
 pub use pipeline::{Pipeline, Prepared, RecordCounts, SkipList};
+pub use progress::{Progress, RunSummary};
 pub use s3_event::{IngestDeps, IngestError, IngestSummary, handle_s3_event, open_s3_object};
 pub use writer::{FileOutcome, FileReport, Ingestor};

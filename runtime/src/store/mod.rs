@@ -1,5 +1,5 @@
-//! The storage seam: a small trait that both the DynamoDB table (in AWS) and
-//! the embedded database (local mode) implement. Stores only keep and range-read
+//! The storage seam: a small trait that both the DynamoDB table (in AWS,
+//! [`dynamodb`]) and the embedded database (local mode, [`embedded`]) implement. Stores only keep and range-read
 //! time-ordered partitions; what a route means is decided once, above them,
 //! in [`crate::query`], so both stores answer every route the same way.
 //!
@@ -12,6 +12,7 @@
 //!   read-modify-write row.
 
 pub mod dynamodb;
+pub mod embedded;
 
 use std::time::Instant;
 
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 use crate::event::EventItem;
 
 pub use dynamodb::DynamoStore;
+pub use embedded::EmbeddedStore;
 
 /// Which time-ordered index a partition belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

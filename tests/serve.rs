@@ -1,0 +1,113 @@
+//! Local mode: the embedded store behind the same router, restarts that
+//! re-ingest nothing, and the API key that guards anything beyond loopback.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use tower::ServiceExt;
+use tracker_runtime::api::ApiState;
+use tracker_runtime::ingest::{Ingestor, ingest_folder};
+use tracker_runtime::local::protected_router;
+use tracker_runtime::store::EmbeddedStore;
+
+use crate::support::{count, get_ok, repo_root};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_over_the_same_folder_reingests_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("tracker.db");
+    let logs = repo_root().join("examples/cloudtrail");
+    let (first, answers) = {
+        let store = EmbeddedStore::open(&db).expect("open");
+        let ingestor = Ingestor::new(Arc::new(store.clone()), Default::default());
+        let summary = ingest_folder(&ingestor, &logs, Some(&store), 4)
+            .await
+            .expect("ingest");
+        store.flush().expect("flush");
+        let app = tracker_runtime::api::router(ApiState::new(Arc::new(store)));
+        (
+            summary,
+            (
+                count(&app, "/scan?from=2000-01-01").await,
+                get_ok(&app, "/users").await,
+            ),
+        )
+    };
+    assert!(
+        first.files_read > 10 && first.failures.is_empty(),
+        "{first}"
+    );
+    assert_eq!(answers.0, first.events_stored);
+
+    let store = EmbeddedStore::open(&db).expect("reopen");
+    let ingestor = Ingestor::new(Arc::new(store.clone()), Default::default());
+    let again = ingest_folder(&ingestor, &logs, Some(&store), 4)
+        .await
+        .expect("ingest again");
+    assert_eq!((again.files_read, again.events_stored), (0, 0), "{again}");
+    assert_eq!(
+        again.files_unchanged,
+        first.files_read + first.files_skipped - again.files_skipped
+    );
+    let app = tracker_runtime::api::router(ApiState::new(Arc::new(store)));
+    assert_eq!(
+        (
+            count(&app, "/scan?from=2000-01-01").await,
+            get_ok(&app, "/users").await
+        ),
+        answers
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_key_requests_without_it_are_refused_with_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = EmbeddedStore::open(&dir.path().join("t.db")).expect("open");
+    let key = "a-key-that-is-long-enough-123";
+    let app = protected_router(ApiState::new(Arc::new(store)), Some(key.into()));
+    for (header, expected) in [(None, 403), (Some("wrong-key"), 403), (Some(key), 200)] {
+        let mut request = Request::get("/users");
+        if let Some(value) = header {
+            request = request.header("x-api-key", value);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("router");
+        assert_eq!(response.status(), expected, "x-api-key {header:?}");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        if expected == 403 {
+            assert!(
+                json["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("x-api-key")),
+                "{json}"
+            );
+        }
+    }
+}
+
+#[test]
+fn serve_refuses_a_public_address_without_a_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_tracker"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--db"])
+        .arg(dir.path().join("t.db"))
+        .env_remove("TRACKER_API_KEY")
+        .env_remove("TRACKER_HANDLER")
+        .current_dir(dir.path())
+        .output()
+        .expect("run tracker");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0 without an API key"),
+        "{stderr}"
+    );
+}
