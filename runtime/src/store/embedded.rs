@@ -64,7 +64,7 @@ impl EmbeddedStore {
                 txn.open_table(FILES)?;
                 Ok(())
             })
-            .map_err(|e| failed(e))?;
+            .map_err(failed)?;
         Ok(store)
     }
 
