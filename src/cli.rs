@@ -32,7 +32,11 @@ enum Command {
     /// Create or update the whole stack in AWS from settings.toml.
     Deploy,
     /// Load past CloudTrail logs from S3 or a folder into the table.
-    Backfill,
+    ///
+    /// Uses the ingest Lambda's pipeline. --since/--until bound the events'
+    /// own eventTime (inclusive days); re-running the same command resumes
+    /// from its checkpoint. Exits non-zero if any object failed.
+    Backfill(tracker_deployer::backfill::BackfillArgs),
     /// Remove what `deploy` created.
     Teardown,
     /// Serve the query API locally over CloudTrail logs in folders.
@@ -78,14 +82,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = load_settings(&cli.settings)?;
     let name = match cli.command {
         Command::Serve(args) => return serve(&settings, args),
+        Command::Backfill(args) => return backfill(&settings, &args),
         Command::Deploy => "deploy",
-        Command::Backfill => "backfill",
         Command::Teardown => "teardown",
     };
     eprintln!(
         "tracker: `{name}` is not available in this build yet; see the README's status section"
     );
     Ok(ExitCode::from(2))
+}
+
+fn backfill(
+    settings: &Settings,
+    args: &tracker_deployer::backfill::BackfillArgs,
+) -> anyhow::Result<ExitCode> {
+    let summary = tokio::runtime::Runtime::new()?
+        .block_on(tracker_deployer::backfill::run(settings, args))?;
+    let verb = if args.dry_run {
+        "would store"
+    } else {
+        "stored"
+    };
+    eprint!("backfill ({verb}): {summary}");
+    if summary.failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} object(s) failed (listed above); fix or remove them and run the same command again to resume",
+            summary.failures.len()
+        );
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -104,7 +131,7 @@ fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
         api_key: args.api_key.or_else(|| settings.local.api_key.clone()),
         pipeline: tracker_runtime::ingest::Pipeline {
             skip: tracker_runtime::ingest::SkipList::new(&settings.ingest.skip_event_prefixes),
-            retention_days: 0,
+            ..Default::default()
         },
         concurrency: args.concurrency,
     };

@@ -292,7 +292,7 @@ async fn the_skip_list_filters_by_case_insensitive_prefix() {
     let store = new_dynamo_store(&sdk).await;
     let pipeline = tracker_runtime::ingest::Pipeline {
         skip: tracker_runtime::ingest::SkipList::new(["describe", "GET"]),
-        retention_days: 0,
+        ..Default::default()
     };
     let deps = tracker_runtime::ingest::IngestDeps {
         s3: s3.clone(),

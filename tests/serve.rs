@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
 use tracker_runtime::api::ApiState;
-use tracker_runtime::ingest::{Ingestor, ingest_folder};
+use tracker_runtime::ingest::{FolderOptions, Ingestor, ingest_folder};
 use tracker_runtime::local::protected_router;
 use tracker_runtime::store::EmbeddedStore;
 
@@ -22,7 +22,7 @@ async fn a_restart_over_the_same_folder_reingests_nothing() {
     let (first, answers) = {
         let store = EmbeddedStore::open(&db).expect("open");
         let ingestor = Ingestor::new(Arc::new(store.clone()), Default::default());
-        let summary = ingest_folder(&ingestor, &logs, Some(&store), 4)
+        let summary = ingest_folder(&ingestor, &logs, &FolderOptions::new(4, Some(&store)))
             .await
             .expect("ingest");
         store.flush().expect("flush");
@@ -43,7 +43,7 @@ async fn a_restart_over_the_same_folder_reingests_nothing() {
 
     let store = EmbeddedStore::open(&db).expect("reopen");
     let ingestor = Ingestor::new(Arc::new(store.clone()), Default::default());
-    let again = ingest_folder(&ingestor, &logs, Some(&store), 4)
+    let again = ingest_folder(&ingestor, &logs, &FolderOptions::new(4, Some(&store)))
         .await
         .expect("ingest again");
     assert_eq!((again.files_read, again.events_stored), (0, 0), "{again}");

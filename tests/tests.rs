@@ -11,6 +11,7 @@
 //! command starts one.
 
 mod api;
+mod backfill;
 mod facts;
 mod ingest;
 mod serve;

@@ -3,7 +3,8 @@
 //! `AWS_ENDPOINT_URL_<SERVICE>` variables are honoured by the SDK itself, so
 //! the same binary runs against moto or LocalStack.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+pub use aws_config::SdkConfig;
+use aws_config::{BehaviorVersion, Region};
 
 /// Loads the shared SDK configuration; `region`/`profile` override the chain.
 pub async fn load_sdk_config(region: Option<String>, profile: Option<String>) -> SdkConfig {

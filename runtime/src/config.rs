@@ -95,6 +95,7 @@ impl LambdaConfig {
         Pipeline {
             skip: self.skip.clone(),
             retention_days: self.retention_days,
+            window: None,
         }
     }
 }

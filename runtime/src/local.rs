@@ -15,7 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::{self, ApiError, ApiState};
-use crate::ingest::{Ingestor, Pipeline, ingest_folder};
+use crate::ingest::{FolderOptions, Ingestor, Pipeline, ingest_folder};
 use crate::store::{CatalogKind, EmbeddedStore, EventStore};
 
 /// What `tracker serve` was asked to do.
@@ -76,11 +76,16 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     check_exposure(&options.listen, options.api_key.as_deref())?;
     let store = EmbeddedStore::open(&options.db)
         .with_context(|| format!("open {}", options.db.display()))?;
-    let ingestor = Ingestor::new(Arc::new(store.clone()), options.pipeline.clone());
+    let ingestor =
+        Ingestor::new(Arc::new(store.clone()), options.pipeline.clone()).with_batching(2000);
     for dir in &options.logs {
-        let summary = ingest_folder(&ingestor, dir, Some(&store), options.concurrency)
-            .await
-            .with_context(|| format!("cannot read the folder {}", dir.display()))?;
+        let summary = ingest_folder(
+            &ingestor,
+            dir,
+            &FolderOptions::new(options.concurrency, Some(&store)),
+        )
+        .await
+        .with_context(|| format!("cannot read the folder {}", dir.display()))?;
         store.flush()?;
         eprint!("{}: {summary}", dir.display());
     }

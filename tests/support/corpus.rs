@@ -112,8 +112,7 @@ pub fn embedded_corpus() -> &'static tracker_runtime::store::EmbeddedStore {
                     .block_on(tracker_runtime::ingest::ingest_folder(
                         &ingestor,
                         &sample_dir(),
-                        Some(&store),
-                        4,
+                        &tracker_runtime::ingest::FolderOptions::new(4, Some(&store)),
                     ))
                     .expect("the sample folder is readable");
                 assert!(summary.failures.is_empty(), "{summary}");

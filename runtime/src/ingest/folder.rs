@@ -34,6 +34,35 @@ impl FileLedger for EmbeddedStore {
     }
 }
 
+/// How a folder is ingested.
+pub struct FolderOptions<'a> {
+    /// Files read at once.
+    pub concurrency: usize,
+    /// Remembers finished files; those unchanged since are not read again.
+    pub ledger: Option<&'a dyn FileLedger>,
+    /// Which files (by path relative to the folder) to read at all.
+    pub accept: &'a (dyn Fn(&str) -> bool + Sync),
+    /// Added to each file's fingerprint: what else decides what a read stores
+    /// (e.g. a time window), so a different run does not skip it.
+    pub salt: &'a str,
+}
+
+fn accept_all(_: &str) -> bool {
+    true
+}
+
+impl<'a> FolderOptions<'a> {
+    /// Every file, `concurrency` at a time, remembered in `ledger`.
+    pub fn new(concurrency: usize, ledger: Option<&'a dyn FileLedger>) -> FolderOptions<'a> {
+        FolderOptions {
+            concurrency,
+            ledger,
+            accept: &accept_all,
+            salt: "",
+        }
+    }
+}
+
 struct LogFile {
     path: PathBuf,
     bytes: u64,
@@ -45,9 +74,9 @@ struct LogFile {
 pub async fn ingest_folder(
     ingestor: &Ingestor,
     dir: &Path,
-    ledger: Option<&dyn FileLedger>,
-    concurrency: usize,
+    options: &FolderOptions<'_>,
 ) -> std::io::Result<RunSummary> {
+    let ledger = options.ledger;
     let started = Instant::now();
     let mut summary = RunSummary::default();
     let mut files = Vec::new();
@@ -61,6 +90,10 @@ pub async fn ingest_folder(
             summary.files_skipped += 1;
             continue;
         }
+        if !(options.accept)(&relative) {
+            summary.files_outside_window += 1;
+            continue;
+        }
         let metadata = std::fs::metadata(&path)?;
         let modified = metadata
             .modified()
@@ -68,7 +101,7 @@ pub async fn ingest_folder(
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let fingerprint = format!("{}:{modified}", metadata.len());
+        let fingerprint = format!("{}:{modified}{}", metadata.len(), options.salt);
         if ledger.is_some_and(|l| l.is_done(&path.to_string_lossy(), &fingerprint)) {
             summary.files_unchanged += 1;
             continue;
@@ -86,7 +119,7 @@ pub async fn ingest_folder(
     );
     let summary = Mutex::new(summary);
     futures::stream::iter(files)
-        .for_each_concurrent(concurrency.max(1), |file| {
+        .for_each_concurrent(options.concurrency.max(1), |file| {
             let (summary, progress) = (&summary, &progress);
             async move {
                 let source = file.path.display().to_string();

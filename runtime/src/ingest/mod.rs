@@ -4,14 +4,16 @@
 //! through the storage seam (catalog first, then events, idempotently),
 //! [`s3_event`] is the Lambda handler on top.
 
+pub mod batcher;
 pub mod folder;
 pub mod pipeline;
 pub mod progress;
 pub mod s3_event;
 pub mod writer;
 
-pub use folder::{FileLedger, ingest_folder};
-pub use pipeline::{Pipeline, Prepared, RecordCounts, SkipList};
+pub use batcher::WriteBatcher;
+pub use folder::{FileLedger, FolderOptions, ingest_folder};
+pub use pipeline::{Pipeline, Prepared, RecordCounts, SkipList, TimeWindow};
 pub use progress::{Progress, RunSummary};
 pub use s3_event::{IngestDeps, IngestError, IngestSummary, handle_s3_event, open_s3_object};
 pub use writer::{FileOutcome, FileReport, Ingestor};

@@ -47,6 +47,22 @@ pub struct Pipeline {
     pub skip: SkipList,
     /// Days to keep events (DynamoDB TTL); 0 keeps them forever.
     pub retention_days: u32,
+    /// Only records whose `eventTime` falls in this window are kept (backfill
+    /// `--since`/`--until`); records without a usable time are then left out too.
+    pub window: Option<TimeWindow>,
+}
+
+/// A half-open window `[from, to)` of event times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub to: chrono::DateTime<chrono::Utc>,
+}
+
+impl TimeWindow {
+    pub fn contains(&self, instant: Option<&chrono::DateTime<chrono::Utc>>) -> bool {
+        instant.is_some_and(|t| self.from <= *t && *t < self.to)
+    }
 }
 
 /// An event ready to store, with the catalog entries that make it reachable.
@@ -61,7 +77,7 @@ pub struct Prepared {
 pub struct RecordCounts {
     /// Records read.
     pub records: u64,
-    /// Records dropped by the skip list.
+    /// Records dropped by the skip list (or outside the time window).
     pub filtered: u64,
     /// Records that were not JSON objects.
     pub rejected: u64,
@@ -94,7 +110,11 @@ impl Pipeline {
                     return;
                 }
             };
-            if self.skip.skips(record.event_name.as_deref()) {
+            if self.skip.skips(record.event_name.as_deref())
+                || self
+                    .window
+                    .is_some_and(|w| !w.contains(record.instant.as_ref()))
+            {
                 counts.filtered += 1;
                 return;
             }

@@ -25,6 +25,8 @@ pub struct RunSummary {
     pub files_unchanged: u64,
     /// Objects that are not logs (digests, Insights files, no `Records`).
     pub files_skipped: u64,
+    /// Files left unread because their delivery day cannot hold wanted events.
+    pub files_outside_window: u64,
     /// Files that could not be read or stored, with the reason.
     pub failures: Vec<(String, String)>,
     pub records: u64,
@@ -59,10 +61,11 @@ impl fmt::Display for RunSummary {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         writeln!(
             f,
-            "files: {} read, {} unchanged, {} skipped, {} failed; events: {} stored, {} filtered, {} rejected; {:.1} MB in {:.1?} ({:.0} events/s)",
+            "files: {} read, {} unchanged, {} skipped, {} outside the window, {} failed; events: {} stored, {} filtered, {} rejected; {:.1} MB in {:.1?} ({:.0} events/s)",
             self.files_read,
             self.files_unchanged,
             self.files_skipped,
+            self.files_outside_window,
             self.failures.len(),
             self.events_stored,
             self.filtered,
@@ -84,6 +87,8 @@ pub struct Progress {
     events: Arc<AtomicU64>,
     bytes: Arc<AtomicU64>,
     files: Arc<AtomicU64>,
+    total_files: Arc<AtomicU64>,
+    total_bytes: Arc<AtomicU64>,
     done: Arc<AtomicBool>,
     started: Instant,
 }
@@ -109,6 +114,8 @@ impl Progress {
             events: Arc::default(),
             bytes: Arc::default(),
             files: Arc::default(),
+            total_files: Arc::new(AtomicU64::new(total_files)),
+            total_bytes: Arc::new(AtomicU64::new(total_bytes)),
             done: Arc::default(),
             started: Instant::now(),
         };
@@ -119,6 +126,8 @@ impl Progress {
                 progress.files.clone(),
                 progress.done.clone(),
             );
+            let (total_files, total_bytes) =
+                (progress.total_files.clone(), progress.total_bytes.clone());
             let label = label.to_owned();
             let started = progress.started;
             std::thread::spawn(move || {
@@ -130,10 +139,11 @@ impl Progress {
                         let secs = started.elapsed().as_secs_f64().max(1e-9);
                         let n = events.load(Ordering::Relaxed);
                         eprintln!(
-                            "{label}: {}/{total_files} files, {n} events, {:.1}/{:.1} MB, {:.0} events/s",
+                            "{label}: {}/{} files, {n} events, {:.1}/{:.1} MB, {:.0} events/s",
                             files.load(Ordering::Relaxed),
+                            total_files.load(Ordering::Relaxed),
                             bytes.load(Ordering::Relaxed) as f64 / 1e6,
-                            total_bytes as f64 / 1e6,
+                            total_bytes.load(Ordering::Relaxed) as f64 / 1e6,
                             n as f64 / secs
                         );
                     }
@@ -141,6 +151,13 @@ impl Progress {
             });
         }
         progress
+    }
+
+    /// More work discovered (when the total is not known up front).
+    pub fn add_total(&self, files: u64, bytes: u64) {
+        self.bar.inc_length(files);
+        self.total_files.fetch_add(files, Ordering::Relaxed);
+        self.total_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// One more file done.

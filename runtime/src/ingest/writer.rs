@@ -11,6 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::batcher::WriteBatcher;
 use super::pipeline::{Pipeline, Prepared, RecordCounts};
 use crate::cloudtrail::logfile::LogShape;
 use crate::store::{CatalogEntry, EventStore, StoreError, WriteStats};
@@ -84,6 +85,8 @@ pub struct Ingestor {
     pipeline: Arc<Pipeline>,
     /// Catalog entries known to be stored (by this process).
     known: Mutex<HashSet<CatalogEntry>>,
+    /// When set, writes of many files are batched together.
+    batcher: Option<WriteBatcher>,
 }
 
 impl Ingestor {
@@ -92,7 +95,15 @@ impl Ingestor {
             store,
             pipeline: Arc::new(pipeline),
             known: Mutex::new(HashSet::new()),
+            batcher: None,
         }
+    }
+
+    /// Batches the writes of concurrent files together (see [`WriteBatcher`]);
+    /// must be called inside a tokio runtime.
+    pub fn with_batching(mut self, flush_at: usize) -> Ingestor {
+        self.batcher = Some(WriteBatcher::start(Arc::clone(&self.store), flush_at));
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -203,18 +214,25 @@ impl Ingestor {
                 }
             }
         }
-        let mut stats = WriteStats::default();
-        if !fresh.is_empty() {
-            let mut entries: Vec<CatalogEntry> = fresh.into_iter().collect();
-            entries.sort();
-            stats += self.store.put_catalog(&entries, deadline).await?;
-            self.known
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .extend(entries);
-        }
+        let mut entries: Vec<CatalogEntry> = fresh.into_iter().collect();
+        entries.sort();
         let events: Vec<_> = chunk.into_iter().map(|p| p.event).collect();
-        stats += self.store.put_events(&events, deadline).await?;
-        Ok((events.len() as u64, stats))
+        let count = events.len() as u64;
+        let stats = match &self.batcher {
+            Some(batcher) => batcher.write(entries.clone(), events, deadline).await?,
+            None => {
+                let mut stats = WriteStats::default();
+                if !entries.is_empty() {
+                    stats += self.store.put_catalog(&entries, deadline).await?;
+                }
+                stats += self.store.put_events(&events, deadline).await?;
+                stats
+            }
+        };
+        self.known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(entries);
+        Ok((count, stats))
     }
 }

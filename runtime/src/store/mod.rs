@@ -11,6 +11,7 @@
 //!   buckets), each its own item written with an idempotent put — never a
 //!   read-modify-write row.
 
+pub mod dry_run;
 pub mod dynamodb;
 pub mod embedded;
 
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 
 use crate::event::EventItem;
 
+pub use dry_run::DryRunStore;
 pub use dynamodb::DynamoStore;
 pub use embedded::EmbeddedStore;
 
@@ -119,7 +121,7 @@ impl std::ops::AddAssign for WriteStats {
 }
 
 /// Why a store call failed. Callers branch on [`StoreError::is_transient`].
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Throttling, a 5xx or a network failure: retrying later may succeed.
     #[error("{operation} on {store} failed for now (throttled or unavailable): {message}")]
