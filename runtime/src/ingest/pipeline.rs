@@ -175,7 +175,7 @@ mod tests {
         ]}"#;
         let pipeline = Pipeline {
             skip: SkipList::new(["get"]),
-            retention_days: 0,
+            ..Pipeline::default()
         };
         let mut kept = Vec::new();
         let (counts, result) = pipeline.read(&doc[..], |p| kept.push(p));
@@ -197,5 +197,33 @@ mod tests {
         assert!(values.contains(&(CatalogKind::Bucket, "2024-01#ec2")));
         assert!(values.contains(&(CatalogKind::Param, "requestParameters.instanceType")));
         assert!(values.contains(&(CatalogKind::User, "(none)")));
+    }
+
+    #[test]
+    fn a_window_keeps_records_by_their_own_time() {
+        let doc = br#"{"Records":[
+            {"eventID":"1","eventTime":"2024-01-01T23:59:59Z"},
+            {"eventID":"2","eventTime":"2024-01-02T00:00:00Z"},
+            {"eventID":"3","eventTime":"2024-01-03T00:00:00Z"},
+            {"eventID":"4"}
+        ]}"#;
+        let day = |d: u32| {
+            crate::time::start_of_day(chrono::NaiveDate::from_ymd_opt(2024, 1, d).unwrap())
+        };
+        let pipeline = Pipeline {
+            window: Some(TimeWindow {
+                from: day(2),
+                to: day(3),
+            }),
+            ..Pipeline::default()
+        };
+        let mut kept = Vec::new();
+        let (counts, _) = pipeline.read(&doc[..], |p| kept.push(p.event.event_id));
+        assert_eq!(
+            kept,
+            ["2"],
+            "[from, to): the end is excluded, a record without a time is not in it"
+        );
+        assert_eq!(counts.filtered, 3);
     }
 }

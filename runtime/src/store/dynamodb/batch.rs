@@ -113,9 +113,9 @@ async fn put_chunk(
                 pending = unprocessed;
                 message
             }
-            Err(error) if errors::is_retryable(&error) => errors::describe(&error),
+            Err(error) if errors::is_batch_write_retryable(&error) => errors::describe(&error),
             Err(error) => {
-                let hint = if errors::is_missing_table(&error) {
+                let hint = if errors::is_batch_write_missing_table(&error) {
                     " — does the table exist in this region? Deploy first (`tracker deploy`) or fix the table name"
                 } else {
                     ""
@@ -172,6 +172,167 @@ mod tests {
         let out = dedupe(vec![item("a", "1"), item("b", "1"), item("a", "2")]);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0]["v"], AttributeValue::S("2".into()));
+    }
+
+    mod faults {
+        //! What moto cannot do: unprocessed items, throttling, 500s, a time
+        //! budget running out — injected with aws-smithy-mocks.
+        use super::*;
+        use aws_sdk_dynamodb::operation::batch_write_item::{
+            BatchWriteItemError, BatchWriteItemOutput,
+        };
+        use aws_sdk_dynamodb::types::error::{
+            ProvisionedThroughputExceededException, ResourceNotFoundException,
+        };
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        use std::sync::{Arc, Mutex};
+
+        fn items(n: usize) -> Vec<Item> {
+            (0..n).map(|i| item(&format!("e{i}"), "v")).collect()
+        }
+
+        fn unprocessed(keys: &[&str]) -> Vec<WriteRequest> {
+            keys.iter()
+                .map(|k| {
+                    WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(item(k, "v")))
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                })
+                .collect()
+        }
+
+        /// Records the keys each call carried.
+        fn recorder() -> (
+            Arc<Mutex<Vec<Vec<String>>>>,
+            impl Fn(&aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput) -> bool
+            + Send
+            + Sync
+            + 'static,
+        ) {
+            let calls = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&calls);
+            let record = move |input: &aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput| {
+                let keys = input
+                    .request_items()
+                    .and_then(|m| m.get("t"))
+                    .map(|requests| requests.iter().filter_map(|r| r.put_request()).map(|p| key_of(p.item()).0).collect())
+                    .unwrap_or_default();
+                sink.lock().unwrap().push(keys);
+                true
+            };
+            (calls, record)
+        }
+
+        #[tokio::test]
+        async fn unprocessed_items_are_sent_again_until_written() {
+            let (calls, record) = recorder();
+            let rule = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+                .match_requests(record)
+                .sequence()
+                .output(|| {
+                    BatchWriteItemOutput::builder()
+                        .unprocessed_items("t", unprocessed(&["e1", "e3"]))
+                        .build()
+                })
+                .output(|| {
+                    BatchWriteItemOutput::builder()
+                        .unprocessed_items("t", unprocessed(&["e3"]))
+                        .build()
+                })
+                .output(|| BatchWriteItemOutput::builder().build())
+                .build();
+            let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+            let stats = put_all(&client, "t", items(5), None)
+                .await
+                .expect("written in the end");
+            assert_eq!(rule.num_calls(), 3);
+            let calls = calls.lock().unwrap();
+            assert_eq!(
+                calls.last().unwrap(),
+                &vec!["e3".to_owned()],
+                "only what was left is sent again"
+            );
+            assert_eq!((stats.items, stats.requests, stats.retries), (5, 3, 2));
+        }
+
+        #[tokio::test]
+        async fn throttling_and_server_errors_are_retried() {
+            let rule = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+                .sequence()
+                .error(|| {
+                    BatchWriteItemError::ProvisionedThroughputExceededException(
+                        ProvisionedThroughputExceededException::builder()
+                            .message("slow down")
+                            .build(),
+                    )
+                })
+                .times(4)
+                .http_status(500, None)
+                .http_status(503, None)
+                .output(|| BatchWriteItemOutput::builder().build())
+                .repeatedly()
+                .build();
+            let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule], |c| c
+                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()));
+            let stats = put_all(&client, "t", items(30), None)
+                .await
+                .expect("written in the end");
+            assert_eq!(stats.items, 30, "two chunks (25 + 5), all written");
+            assert!(
+                rule.num_calls() >= 7,
+                "every refusal was retried: {}",
+                rule.num_calls()
+            );
+        }
+
+        #[tokio::test]
+        async fn the_time_budget_running_out_is_an_error_not_a_loss() {
+            let rule = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+                .sequence()
+                .output(|| {
+                    BatchWriteItemOutput::builder()
+                        .unprocessed_items("t", unprocessed(&["e0", "e1"]))
+                        .build()
+                })
+                .repeatedly()
+                .build();
+            let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+            let deadline = Instant::now() + Duration::from_millis(300);
+            let error = put_all(&client, "t", items(3), Some(deadline))
+                .await
+                .expect_err("must not claim success");
+            assert!(
+                matches!(error, StoreError::DeadlineExceeded { unwritten: 2, .. }),
+                "{error}"
+            );
+            assert!(
+                error.is_transient(),
+                "so that Lambda retries the invocation"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_missing_table_is_permanent_and_says_what_to_do() {
+            let rule = mock!(aws_sdk_dynamodb::Client::batch_write_item).then_error(|| {
+                BatchWriteItemError::ResourceNotFoundException(
+                    ResourceNotFoundException::builder()
+                        .message("Requested resource not found")
+                        .build(),
+                )
+            });
+            let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+            let error = put_all(&client, "t", items(1), None)
+                .await
+                .expect_err("no table");
+            assert!(matches!(error, StoreError::Permanent { .. }) && !error.is_transient());
+            assert!(error.to_string().contains("tracker deploy"), "{error}");
+            assert_eq!(rule.num_calls(), 1, "not retried");
+        }
     }
 
     #[test]

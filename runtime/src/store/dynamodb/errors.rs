@@ -3,6 +3,7 @@
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
 
 const THROTTLING_CODES: &[&str] = &[
     "ProvisionedThroughputExceededException",
@@ -34,6 +35,28 @@ where
         }
         _ => false,
     }
+}
+
+/// `BatchWriteItem` refused for now: its modeled throttling and server
+/// errors (matched by variant, so errors without metadata count too), or
+/// anything [`is_retryable`] accepts.
+pub fn is_batch_write_retryable(error: &SdkError<BatchWriteItemError, HttpResponse>) -> bool {
+    matches!(
+        error.as_service_error(),
+        Some(
+            BatchWriteItemError::ProvisionedThroughputExceededException(_)
+                | BatchWriteItemError::RequestLimitExceeded(_)
+                | BatchWriteItemError::InternalServerError(_)
+        )
+    ) || is_retryable(error)
+}
+
+/// `BatchWriteItem` names a table that does not exist.
+pub fn is_batch_write_missing_table(error: &SdkError<BatchWriteItemError, HttpResponse>) -> bool {
+    matches!(
+        error.as_service_error(),
+        Some(BatchWriteItemError::ResourceNotFoundException(_))
+    ) || is_missing_table(error)
 }
 
 /// The table (or index) does not exist.
