@@ -1,17 +1,21 @@
-# Sourced by test.sh and bench-backfill.sh: installs moto (the AWS emulator)
-# from PyPI into .venv/ if it is not there, starts moto_server on a free
+# Sourced by test.sh and bench-backfill.sh: installs the Python test tools
+# from PyPI into .venv/ if they are not there (moto, the AWS emulator, and
+# schemathesis, which checks the API against swagger.yaml), starts moto_server on a free
 # loopback port, exports TRACKER_TEST_MOTO_URL, and stops the server by its
 # PID when the calling script exits, whatever happened.
 
 VENV=${TRACKER_VENV:-.venv}
 MOTO_VERSION=5.2.5
+SCHEMATHESIS_VERSION=4.32.5
 
 start_moto() {
-    if ! "$VENV/bin/python" -c 'import moto.server' >/dev/null 2>&1; then
-        echo "moto.sh: installing moto[server]==$MOTO_VERSION into $VENV" >&2
+    if ! "$VENV/bin/python" -c 'import moto.server, schemathesis' >/dev/null 2>&1; then
+        echo "moto.sh: installing moto[server]==$MOTO_VERSION and schemathesis==$SCHEMATHESIS_VERSION into $VENV" >&2
         python3 -m venv "$VENV"
-        "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+            "moto[server]==$MOTO_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
     fi
+    export TRACKER_SCHEMATHESIS="$PWD/$VENV/bin/schemathesis"
     local port
     port=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > .moto.log 2>&1 &

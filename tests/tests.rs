@@ -14,5 +14,7 @@ mod api;
 mod backfill;
 mod facts;
 mod ingest;
+mod properties;
+mod schema;
 mod serve;
 mod support;

@@ -158,7 +158,7 @@ pub fn parse_event_query(
 
     let count = match single("count")?.map(str::to_ascii_lowercase).as_deref() {
         None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") | Some("") => true,
+        Some("true") | Some("1") => true,
         Some(other) => {
             return Err(BadRequest(format!(
                 "`count` must be true or false, not `{other}`"
