@@ -30,15 +30,19 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create or update the whole stack in AWS from settings.toml.
-    Deploy,
+    ///
+    /// The table, the functions' roles, the ingest and query functions, the
+    /// API Gateway REST API (API key by default) and the S3 trigger on the
+    /// trail bucket. Re-runnable: an unchanged setup changes nothing.
+    Deploy(tracker_deployer::DeployArgs),
     /// Load past CloudTrail logs from S3 or a folder into the table.
     ///
     /// Uses the ingest Lambda's pipeline. --since/--until bound the events'
     /// own eventTime (inclusive days); re-running the same command resumes
     /// from its checkpoint. Exits non-zero if any object failed.
     Backfill(tracker_deployer::backfill::BackfillArgs),
-    /// Remove what `deploy` created.
-    Teardown,
+    /// Remove what `deploy` created (the table is kept unless --delete-data).
+    Teardown(tracker_deployer::TeardownArgs),
     /// Serve the query API locally over CloudTrail logs in folders.
     ///
     /// Each --logs folder is ingested into the embedded database (files already
@@ -80,16 +84,19 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = load_settings(&cli.settings)?;
-    let name = match cli.command {
-        Command::Serve(args) => return serve(&settings, args),
-        Command::Backfill(args) => return backfill(&settings, &args),
-        Command::Deploy => "deploy",
-        Command::Teardown => "teardown",
-    };
-    eprintln!(
-        "tracker: `{name}` is not available in this build yet; see the README's status section"
-    );
-    Ok(ExitCode::from(2))
+    match cli.command {
+        Command::Serve(args) => serve(&settings, args),
+        Command::Backfill(args) => backfill(&settings, &args),
+        Command::Deploy(args) => {
+            tokio::runtime::Runtime::new()?.block_on(tracker_deployer::deploy(&settings, &args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Teardown(args) => {
+            tokio::runtime::Runtime::new()?
+                .block_on(tracker_deployer::teardown(&settings, &args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn backfill(

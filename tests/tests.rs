@@ -12,6 +12,7 @@
 
 mod api;
 mod backfill;
+mod deploy;
 mod facts;
 mod ingest;
 mod properties;

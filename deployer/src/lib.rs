@@ -1,8 +1,31 @@
 //! tracker's deployer: what runs on an operator's machine — the settings
-//! file, backfill, and (in later modules) the CloudFormation template, the
-//! stack, the S3 trigger and teardown.
+//! file, and (in later modules) the CloudFormation template, the stack, the
+//! S3 trigger, backfill and teardown.
 
+pub mod apikey;
+pub mod artifacts;
 pub mod backfill;
+pub mod clients;
+pub mod console;
+pub mod deploy;
+pub mod errors;
+pub mod names;
+pub mod package;
 pub mod settings;
+pub mod stack;
+pub mod teardown;
+pub mod template;
+pub mod trigger;
+pub mod ttl;
 
+pub use deploy::{DeployArgs, deploy};
 pub use settings::{Settings, SettingsError};
+pub use teardown::{TeardownArgs, teardown};
+
+/// The AWS SDK crates the deployer's functions take clients of, so callers
+/// (and tests) use the same versions.
+pub mod sdk {
+    pub use aws_sdk_apigateway as apigateway;
+    pub use aws_sdk_cloudformation as cloudformation;
+    pub use aws_sdk_lambda as lambda;
+}

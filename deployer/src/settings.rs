@@ -75,6 +75,9 @@ pub struct TrailSettings {
     pub bucket: Option<String>,
     /// Key prefix of the trail's logs (`AWSLogs/`, or `myprefix/AWSLogs/`).
     pub prefix: String,
+    /// Accounts whose logs (`<prefix><account>/CloudTrail/`) trigger the
+    /// ingest function; empty means the deploying account.
+    pub accounts: Vec<String>,
 }
 
 impl Default for TrailSettings {
@@ -82,6 +85,7 @@ impl Default for TrailSettings {
         TrailSettings {
             bucket: None,
             prefix: "AWSLogs/".into(),
+            accounts: Vec::new(),
         }
     }
 }
@@ -299,6 +303,17 @@ impl Settings {
                 "must not start with `/` (S3 keys have no leading slash)".into(),
             ));
         }
+        if let Some(bad) = self
+            .trail
+            .accounts
+            .iter()
+            .find(|a| a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(invalid(
+                "trail.accounts",
+                format!("has `{bad}`; an AWS account id is 12 digits"),
+            ));
+        }
         let table = &self.table.name;
         if !(3..=255).contains(&table.len())
             || !table
@@ -443,6 +458,7 @@ mod tests {
             ("[table]\nname = \"x\"", "table.name"),
             ("[table]\nretention_days = 40000", "table.retention_days"),
             ("[trail]\nbucket = \"My_Bucket\"", "trail.bucket"),
+            ("[trail]\naccounts = [\"12345\"]", "trail.accounts"),
             (
                 "[ingest]\nskip_event_prefixes = [\"\"]",
                 "ingest.skip_event_prefixes",

@@ -206,21 +206,25 @@ mod tests {
                 .collect()
         }
 
+        /// The keys of each call, in order.
+        type Calls = Arc<Mutex<Vec<Vec<String>>>>;
+        type Input = aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
+
         /// Records the keys each call carried.
-        fn recorder() -> (
-            Arc<Mutex<Vec<Vec<String>>>>,
-            impl Fn(&aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput) -> bool
-            + Send
-            + Sync
-            + 'static,
-        ) {
+        fn recorder() -> (Calls, impl Fn(&Input) -> bool + Send + Sync + 'static) {
             let calls = Arc::new(Mutex::new(Vec::new()));
             let sink = Arc::clone(&calls);
-            let record = move |input: &aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput| {
+            let record = move |input: &Input| {
                 let keys = input
                     .request_items()
                     .and_then(|m| m.get("t"))
-                    .map(|requests| requests.iter().filter_map(|r| r.put_request()).map(|p| key_of(p.item()).0).collect())
+                    .map(|requests| {
+                        requests
+                            .iter()
+                            .filter_map(|r| r.put_request())
+                            .map(|p| key_of(p.item()).0)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 sink.lock().unwrap().push(keys);
                 true

@@ -1,0 +1,222 @@
+//! Ingest pipeline throughput, on one core, side by side in one run:
+//!
+//! - (a) raw gzip inflate of the files: the physical floor;
+//! - tracker's pipeline: gunzip → parse → principal/filter/redact → the
+//!   DynamoDB item of each event (record compressed), no network;
+//! - (b) Python's `gzip` + `json.load` of the same files: the original
+//!   project's floor (a subprocess, also one core).
+//!
+//! The corpus is generated deterministically under target/bench/ by cloning
+//! the sample's records with fresh eventIDs and times into files whose
+//! sizes follow the sample's own files (a median of ~4 events each).
+//! Run: `cargo bench --bench ingest_throughput` (shared sample beside the repo,
+//! or TRACKER_SAMPLE_DIR).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tracker_runtime::ingest::Pipeline;
+use tracker_runtime::store::dynamodb::item::{billed_size, event_to_item};
+
+const TARGET_EVENTS: usize = 200_000;
+const ROUNDS: usize = 3;
+
+fn sample_dir() -> PathBuf {
+    std::env::var_os("TRACKER_SAMPLE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cloudtrail-sample")
+        })
+}
+
+fn log_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current)
+            .unwrap_or_else(|e| panic!("read {}: {e}", current.display()))
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.to_string_lossy().contains("/CloudTrail/")
+                && path.to_string_lossy().ends_with(".json.gz")
+            {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn read_gz(path: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).expect("open"))
+        .read_to_end(&mut bytes)
+        .expect("gunzip");
+    bytes
+}
+
+/// Generates (once) the benchmark corpus; returns its files.
+fn corpus() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("target/bench/ingest-corpus-{TARGET_EVENTS}"));
+    let done = dir.join(".done");
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create corpus dir");
+        let sample: Vec<Vec<Value>> = log_files(&sample_dir())
+            .iter()
+            .map(|p| {
+                let doc: Value = serde_json::from_slice(&read_gz(p)).expect("json");
+                doc["Records"].as_array().cloned().unwrap_or_default()
+            })
+            .collect();
+        let mut written = 0usize;
+        let mut file = 0usize;
+        while written < TARGET_EVENTS {
+            let template = &sample[file % sample.len()];
+            let records: Vec<Value> = template
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut r = r.clone();
+                    r["eventID"] = Value::from(format!("gen-{file:06}-{i:04}"));
+                    let second = (written + i) as i64;
+                    let time =
+                        chrono::DateTime::from_timestamp(1_700_000_000 + second, 0).expect("time");
+                    r["eventTime"] = Value::from(time.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+                    r
+                })
+                .collect();
+            written += records.len();
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder
+                .write_all(
+                    &serde_json::to_vec(&serde_json::json!({ "Records": records }))
+                        .expect("serialize"),
+                )
+                .expect("gzip");
+            std::fs::write(
+                dir.join(format!("{file:06}.json.gz")),
+                encoder.finish().expect("gzip"),
+            )
+            .expect("write");
+            file += 1;
+        }
+        std::fs::write(&done, b"").expect("mark done");
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("read corpus")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn best<T>(mut run: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut result = None;
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        let value = run();
+        best = best.min(started.elapsed());
+        result = Some(value);
+    }
+    (best, result.expect("at least one round"))
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let files = corpus();
+    // Read the compressed bytes into memory first: the measurement is CPU, not disk.
+    let compressed: Vec<Vec<u8>> = files
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
+    let gz_bytes: usize = compressed.iter().map(Vec::len).sum();
+
+    let (inflate_time, raw_bytes) = best(|| {
+        compressed
+            .iter()
+            .map(|c| {
+                std::io::copy(
+                    &mut flate2::read::MultiGzDecoder::new(c.as_slice()),
+                    &mut std::io::sink(),
+                )
+                .expect("inflate") as usize
+            })
+            .sum::<usize>()
+    });
+
+    let pipeline = Pipeline::default();
+    let (pipeline_time, (events, item_bytes)) = best(|| {
+        let mut events = 0usize;
+        let mut item_bytes = 0usize;
+        for c in &compressed {
+            let (_, result) = pipeline.read(c.as_slice(), |prepared| {
+                events += 1;
+                item_bytes += billed_size(&event_to_item(&prepared.event));
+            });
+            result.expect("a generated file reads");
+        }
+        (events, item_bytes)
+    });
+
+    let script = "import gzip, json, sys, time\nfiles = sys.argv[1:]\nblobs = [open(f, 'rb').read() for f in files]\nbest = None\nfor _ in range(3):\n    t = time.perf_counter(); n = 0\n    for b in blobs:\n        n += len(json.loads(gzip.decompress(b))['Records'])\n    d = time.perf_counter() - t\n    best = d if best is None or d < best else best\nprint(best, n)\n";
+    let python = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(&files)
+        .output()
+        .expect("run python3");
+    let text = String::from_utf8_lossy(&python.stdout);
+    let mut fields = text.split_whitespace();
+    let python_time: f64 = fields
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("python's time");
+    let python_events: usize = fields
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("python's count");
+    assert_eq!(python_events, events, "both read every record");
+
+    let mb = raw_bytes as f64 / 1e6;
+    let row = |name: &str, secs: f64| {
+        println!(
+            "| {name} | {secs:.3} s | {:.0} | {:.0} MB/s |",
+            events as f64 / secs,
+            mb / secs
+        );
+    };
+    println!(
+        "corpus: {} files, {events} events, {:.1} MB gzip'd, {mb:.1} MB raw; best of {ROUNDS}, one core",
+        files.len(),
+        gz_bytes as f64 / 1e6
+    );
+    println!("| step | time | events/s | MB/s (raw JSON) |");
+    println!("|---|---|---|---|");
+    row("(a) gzip inflate only", inflate_time.as_secs_f64());
+    row(
+        "tracker pipeline (inflate, parse, principal, redact, item encoding)",
+        pipeline_time.as_secs_f64(),
+    );
+    row("(b) Python gzip + json.loads", python_time);
+    println!(
+        "pipeline: {:.0}% of inflate's speed, {:.1}x Python; mean DynamoDB item {:.0} B",
+        100.0 * inflate_time.as_secs_f64() / pipeline_time.as_secs_f64(),
+        python_time / pipeline_time.as_secs_f64(),
+        item_bytes as f64 / events as f64
+    );
+}

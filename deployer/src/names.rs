@@ -1,0 +1,131 @@
+//! The names of everything `deploy` creates, derived from the settings in
+//! one place, so that deploy, teardown, the template and the tests agree on
+//! them (and a re-run finds what an earlier run made).
+
+use crate::settings::Settings;
+
+/// Lambda function names are at most 64 characters.
+const MAX_FUNCTION_NAME: usize = 64;
+/// S3 bucket names are at most 63 characters.
+const MAX_BUCKET_NAME: usize = 63;
+
+/// Every name of one deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// The application stack: role, functions, log groups, API.
+    pub stack: String,
+    /// The data stack: the events table alone, so that deleting the
+    /// application stack never touches the data.
+    pub data_stack: String,
+    pub table: String,
+    pub ingest_function: String,
+    pub query_function: String,
+    /// `Sid` of the statement letting S3 invoke the ingest function.
+    pub s3_permission_sid: String,
+    /// Every bucket notification entry of this deployment has an `Id` that
+    /// starts with this (stack names have no dots, so no other stack's do).
+    pub notification_id_prefix: String,
+    pub api_key: String,
+    pub usage_plan: String,
+    /// Key prefix of the uploaded function zips in the artifact bucket.
+    pub artifact_prefix: String,
+}
+
+/// A stack name that would make an invalid resource name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`stack.name` is `{stack}` ({len} characters); the functions are named `<stack>-ingest` and \
+     `<stack>-query`, and Lambda allows 64 characters: use a stack name of at most {max} characters"
+)]
+pub struct NameError {
+    stack: String,
+    len: usize,
+    max: usize,
+}
+
+impl Names {
+    pub fn new(settings: &Settings) -> Result<Names, NameError> {
+        let stack = settings.stack.name.clone();
+        let longest_suffix = "-ingest".len();
+        if stack.len() + longest_suffix > MAX_FUNCTION_NAME {
+            return Err(NameError {
+                len: stack.len(),
+                max: MAX_FUNCTION_NAME - longest_suffix,
+                stack,
+            });
+        }
+        Ok(Names {
+            data_stack: format!("{stack}-data"),
+            table: settings.table.name.clone(),
+            ingest_function: format!("{stack}-ingest"),
+            query_function: format!("{stack}-query"),
+            s3_permission_sid: format!("tracker-s3-{stack}"),
+            notification_id_prefix: format!("tracker.{stack}."),
+            api_key: format!("{stack}-key"),
+            usage_plan: format!("{stack}-plan"),
+            artifact_prefix: format!("tracker/{stack}/"),
+            stack,
+        })
+    }
+
+    /// The CloudWatch Logs group a function writes to.
+    pub fn log_group(function: &str) -> String {
+        format!("/aws/lambda/{function}")
+    }
+
+    /// The bucket notification `Id` for the logs of one account.
+    pub fn notification_id(&self, account: &str) -> String {
+        format!("{}{account}", self.notification_id_prefix)
+    }
+
+    /// The artifact bucket `deploy` creates when `artifacts.bucket = "create"`:
+    /// `<stack>-artifacts-<account>-<region>`, lowercased, the stack part cut
+    /// so that the whole fits S3's 63 characters.
+    pub fn created_artifact_bucket(&self, account: &str, region: &str) -> String {
+        let suffix = format!("-artifacts-{account}-{region}");
+        let room = MAX_BUCKET_NAME.saturating_sub(suffix.len());
+        let stack: String = self.stack.to_ascii_lowercase().chars().take(room).collect();
+        let stack = stack.trim_end_matches('-');
+        format!("{stack}{suffix}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_stack() {
+        let mut settings = Settings::default();
+        settings.stack.name = "Trail-Audit".into();
+        let names = Names::new(&settings).unwrap();
+        assert_eq!(names.ingest_function, "Trail-Audit-ingest");
+        assert_eq!(names.data_stack, "Trail-Audit-data");
+        assert_eq!(
+            Names::log_group(&names.query_function),
+            "/aws/lambda/Trail-Audit-query"
+        );
+        assert_eq!(
+            names.created_artifact_bucket("123456789012", "eu-west-1"),
+            "trail-audit-artifacts-123456789012-eu-west-1"
+        );
+        assert_eq!(
+            names.notification_id("123456789012"),
+            "tracker.Trail-Audit.123456789012"
+        );
+    }
+
+    #[test]
+    fn long_stack_names_are_refused_or_cut() {
+        let mut settings = Settings::default();
+        settings.stack.name = "a".repeat(58);
+        let e = Names::new(&settings).unwrap_err().to_string();
+        assert!(e.contains("stack.name") && e.contains("57"), "{e}");
+        settings.stack.name = "a".repeat(57);
+        let bucket = Names::new(&settings)
+            .unwrap()
+            .created_artifact_bucket("123456789012", "ap-southeast-2");
+        assert!(bucket.len() <= 63, "{bucket}");
+        assert!(bucket.ends_with("-artifacts-123456789012-ap-southeast-2"));
+    }
+}
