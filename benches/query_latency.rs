@@ -103,7 +103,7 @@ async fn fill(store: &EmbeddedStore, n: usize, records: &[Value]) {
         for i in file * RECORDS_PER_FILE..((file + 1) * RECORDS_PER_FILE).min(n) {
             let mut record = records[i % records.len()].clone();
             // Evenly spread over the span, so any 7 days hold the same share.
-            let offset = span.as_micros() as i64 * i as i64 / n as i64;
+            let offset = (span.as_micros() * i as u128 / n as u128) as i64;
             let time = start + chrono::Duration::microseconds(offset);
             record["eventID"] = Value::from(format!("bench-{i:08}"));
             record["eventTime"] = Value::from(time.format("%Y-%m-%dT%H:%M:%SZ").to_string());

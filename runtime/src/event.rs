@@ -38,7 +38,35 @@ pub struct EventItem {
     /// Epoch seconds after which DynamoDB's TTL may delete the event.
     pub expires_at: Option<i64>,
     /// The redacted record, raw-deflate compressed.
+    #[serde(with = "as_bytes")]
     pub record: Vec<u8>,
+}
+
+/// Serializes a byte vector as bytes (one length and a copy) rather than as a
+/// sequence of numbers, for binary encodings (the embedded store's).
+mod as_bytes {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        deserializer.deserialize_byte_buf(Bytes)
+    }
 }
 
 /// What an event route returns per event.

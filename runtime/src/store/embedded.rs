@@ -283,34 +283,34 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn query_partition(&self, query: &PartitionQuery) -> Result<EventPage, StoreError> {
-        let found = self.read("query", |txn| {
+        let page = self.read("query", |txn| {
             let index = txn.open_table(index_table(query.index))?;
-            let events = txn.open_table(EVENTS)?;
+            let by_id = txn.open_table(EVENTS)?;
             let lower = query.after.as_deref().unwrap_or(&query.from);
-            let mut found = Vec::with_capacity(query.limit.min(1024));
+            let mut events = Vec::with_capacity(query.limit.min(1024));
             let mut more = false;
-            for entry in index.range(
-                (query.partition.as_str(), lower)..(query.partition.as_str(), query.to.as_str()),
-            )? {
+            let range = (query.partition.as_str(), lower)..(query.partition.as_str(), query.to.as_str());
+            for entry in index.range(range)? {
                 let (key, id) = entry?;
                 if query.after.as_deref() == Some(key.value().1) {
                     continue;
                 }
-                if found.len() == query.limit {
+                if events.len() == query.limit {
                     more = true;
                     break;
                 }
                 let id = id.value();
-                if let Some(bytes) = events.get(id)? {
-                    found.push((id.to_owned(), bytes.value().to_vec()));
+                if let Some(bytes) = by_id.get(id)? {
+                    // Decoded in place, straight from the page.
+                    events.push(postcard::from_bytes::<EventItem>(bytes.value()).map_err(|e| (id.to_owned(), e)));
                 }
             }
-            Ok((found, more))
+            Ok((events, more))
         })?;
-        let (raw, more) = found;
-        let events = raw
-            .iter()
-            .map(|(id, bytes)| self.decode(bytes, id))
+        let (decoded, more) = page;
+        let events = decoded
+            .into_iter()
+            .map(|r| r.map_err(|(id, e)| StoreError::Corrupt { store: self.describe(), key: id, message: e.to_string() }))
             .collect::<Result<_, _>>()?;
         Ok(EventPage { events, more })
     }
