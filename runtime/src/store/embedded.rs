@@ -289,7 +289,8 @@ impl EventStore for EmbeddedStore {
             let lower = query.after.as_deref().unwrap_or(&query.from);
             let mut events = Vec::with_capacity(query.limit.min(1024));
             let mut more = false;
-            let range = (query.partition.as_str(), lower)..(query.partition.as_str(), query.to.as_str());
+            let range =
+                (query.partition.as_str(), lower)..(query.partition.as_str(), query.to.as_str());
             for entry in index.range(range)? {
                 let (key, id) = entry?;
                 if query.after.as_deref() == Some(key.value().1) {
@@ -302,7 +303,10 @@ impl EventStore for EmbeddedStore {
                 let id = id.value();
                 if let Some(bytes) = by_id.get(id)? {
                     // Decoded in place, straight from the page.
-                    events.push(postcard::from_bytes::<EventItem>(bytes.value()).map_err(|e| (id.to_owned(), e)));
+                    events.push(
+                        postcard::from_bytes::<EventItem>(bytes.value())
+                            .map_err(|e| (id.to_owned(), e)),
+                    );
                 }
             }
             Ok((events, more))
@@ -310,7 +314,13 @@ impl EventStore for EmbeddedStore {
         let (decoded, more) = page;
         let events = decoded
             .into_iter()
-            .map(|r| r.map_err(|(id, e)| StoreError::Corrupt { store: self.describe(), key: id, message: e.to_string() }))
+            .map(|r| {
+                r.map_err(|(id, e)| StoreError::Corrupt {
+                    store: self.describe(),
+                    key: id,
+                    message: e.to_string(),
+                })
+            })
             .collect::<Result<_, _>>()?;
         Ok(EventPage { events, more })
     }
