@@ -141,7 +141,7 @@ fn measure(
     app: &axum::Router,
     runtime: &tokio::runtime::Runtime,
     uri: &str,
-) -> (Duration, Duration, usize) {
+) -> (Duration, Duration, usize, usize) {
     let mut times = Vec::with_capacity(ITERATIONS);
     let mut size = 0;
     let started_all = Instant::now();
@@ -222,9 +222,9 @@ fn main() {
                 format!("/scan?{window}&param=instanceType&value=t1.micro&count=true"),
             ),
         ] {
-            let (p50, p99, size) = measure(&app, &runtime, &uri);
+            let (p50, p99, runs, size) = measure(&app, &runtime, &uri);
             println!(
-                "| {n} | `{name}` | {:.2} ms | {:.2} ms | {size} B |",
+                "| {n} | `{name}` | {:.2} ms | {:.2} ms | {runs} | {size} B |",
                 p50.as_secs_f64() * 1e3,
                 p99.as_secs_f64() * 1e3
             );

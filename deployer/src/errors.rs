@@ -184,34 +184,9 @@ fn status<E, R: HttpStatus>(error: &SdkError<E, R>) -> Option<u16> {
     error.raw_response().map(HttpStatus::http_status)
 }
 
-/// The error and its causes, joined by `: `.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+use tracker_runtime::aws::error_chain as chain;
 
-/// One line: the service's code and message when it answered, else the
-/// error chain (a network or credentials problem).
-pub fn describe<E, R>(error: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match error.as_service_error() {
-        Some(e) => format!(
-            "{}: {}",
-            e.code().unwrap_or("error"),
-            e.message().unwrap_or("no message")
-        ),
-        None => chain(error),
-    }
-}
+pub use tracker_runtime::aws::describe_sdk_error as describe;
 
 /// An SDK error as an `anyhow::Error` whose text is [`describe`]'s line
 /// followed by `advice` when there is one for it (credentials, access,

@@ -148,7 +148,10 @@ impl EventItem {
 
     /// The (redacted) record text.
     pub fn record_json(&self) -> Result<String, CorruptRecord> {
-        let corrupt = |reason: String| CorruptRecord { event_id: self.event_id.clone(), reason };
+        let corrupt = |reason: String| CorruptRecord {
+            event_id: self.event_id.clone(),
+            reason,
+        };
         let bytes = decompress(&self.record).map_err(corrupt)?;
         String::from_utf8(bytes).map_err(|e| corrupt(e.to_string()))
     }
@@ -217,9 +220,13 @@ fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(bytes.len() * 3 + 64);
         loop {
             let consumed = decompressor.total_in() as usize;
-            match decompressor.decompress_vec(&bytes[consumed..], &mut out, FlushDecompress::Finish) {
+            match decompressor.decompress_vec(&bytes[consumed..], &mut out, FlushDecompress::Finish)
+            {
                 Ok(Status::StreamEnd) => return Ok(out),
-                Ok(_) if consumed == decompressor.total_in() as usize && out.len() < out.capacity() => {
+                Ok(_)
+                    if consumed == decompressor.total_in() as usize
+                        && out.len() < out.capacity() =>
+                {
                     return Err("the compressed record is truncated".into());
                 }
                 Ok(_) => out.reserve(out.capacity().max(1024)),
@@ -241,8 +248,15 @@ mod tests {
         let item = EventItem::from_record(record, 10);
         assert_eq!(item.record_json().unwrap(), text);
         let big: String = (0..20_000).map(|i| format!("{i},")).collect();
-        assert_eq!(decompress(&compress(big.as_bytes())).unwrap(), big.as_bytes(), "beyond one buffer");
-        assert!(decompress(&compress(b"abc")[..1]).is_err(), "truncated input is an error, not a hang");
+        assert_eq!(
+            decompress(&compress(big.as_bytes())).unwrap(),
+            big.as_bytes(),
+            "beyond one buffer"
+        );
+        assert!(
+            decompress(&compress(b"abc")[..1]).is_err(),
+            "truncated input is an error, not a hang"
+        );
         assert_eq!(
             item.sort_key.as_deref(),
             Some("2024-01-02T03:04:05.000000Z#e1")

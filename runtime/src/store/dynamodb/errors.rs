@@ -67,28 +67,4 @@ where
     error.as_service_error().and_then(|e| e.code()) == Some("ResourceNotFoundException")
 }
 
-/// A one-line description of an SDK error: its code and message when the
-/// service sent them, else the error chain.
-pub fn describe<E, R>(error: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match error.as_service_error() {
-        Some(e) => format!(
-            "{}: {}",
-            e.code().unwrap_or("error"),
-            e.message().unwrap_or("no message")
-        ),
-        None => {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        }
-    }
-}
+pub use crate::aws::describe_sdk_error as describe;
