@@ -136,7 +136,12 @@ async fn print_welcome(
     let service = first(CatalogKind::Service)
         .await
         .unwrap_or_else(|| "ec2".into());
-    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    // Percent-encoding for a path segment: a space must be %20 there, not `+`.
+    let encode = |s: &str| {
+        form_urlencoded::byte_serialize(s.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    };
     println!(
         "tracker is serving {events} events from {} at {base}",
         store.path().display()

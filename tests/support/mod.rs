@@ -182,7 +182,10 @@ pub async fn all_pages(app: &Router, uri: &str) -> Vec<Value> {
     events
 }
 
-/// Percent-encodes one path segment or query value.
+/// Percent-encodes one path segment or query value (a space as %20, which
+/// both accept; `+` would be a literal plus in a path).
 pub fn enc(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
