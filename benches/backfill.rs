@@ -7,38 +7,12 @@
 //! moto is a single-threaded Python server, so these numbers measure the
 //! emulator as much as tracker; they are for comparing runs, not AWS.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
 use aws_config::{BehaviorVersion, Region};
 
-fn sample_dir() -> PathBuf {
-    std::env::var_os("TRACKER_SAMPLE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cloudtrail-sample")
-        })
-}
-
-fn files(dir: &std::path::Path) -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    let mut pending = vec![dir.join("AWSLogs")];
-    while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current)
-            .unwrap_or_else(|e| panic!("read {}: {e}", current.display()))
-            .flatten()
-        {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if let Ok(rel) = path.strip_prefix(dir) {
-                out.push((rel.to_string_lossy().replace('\\', "/"), path.clone()));
-            }
-        }
-    }
-    out
-}
+mod common;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -47,7 +21,7 @@ fn main() {
     let moto = std::env::var("TRACKER_TEST_MOTO_URL")
         .expect("run me with scripts/bench-backfill.sh (it starts moto)");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let sample = files(&sample_dir());
+    let sample = common::sample_files(&common::sample_dir());
     let bucket = format!("bench-{}", std::process::id());
     let sdk = runtime.block_on(
         aws_config::defaults(BehaviorVersion::latest())

@@ -12,8 +12,8 @@
 //! Run: `cargo bench --bench ingest_throughput` (shared sample beside the repo,
 //! or TRACKER_SAMPLE_DIR).
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -21,46 +21,10 @@ use serde_json::Value;
 use tracker_runtime::ingest::Pipeline;
 use tracker_runtime::store::dynamodb::item::{billed_size, event_to_item};
 
+mod common;
+
 const TARGET_EVENTS: usize = 200_000;
 const ROUNDS: usize = 3;
-
-fn sample_dir() -> PathBuf {
-    std::env::var_os("TRACKER_SAMPLE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cloudtrail-sample")
-        })
-}
-
-fn log_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current)
-            .unwrap_or_else(|e| panic!("read {}: {e}", current.display()))
-            .flatten()
-        {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.to_string_lossy().contains("/CloudTrail/")
-                && path.to_string_lossy().ends_with(".json.gz")
-            {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn read_gz(path: &Path) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).expect("open"))
-        .read_to_end(&mut bytes)
-        .expect("gunzip");
-    bytes
-}
 
 /// Generates (once) the benchmark corpus; returns its files.
 fn corpus() -> Vec<PathBuf> {
@@ -70,12 +34,9 @@ fn corpus() -> Vec<PathBuf> {
     if !done.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create corpus dir");
-        let sample: Vec<Vec<Value>> = log_files(&sample_dir())
+        let sample: Vec<Vec<Value>> = common::log_files(&common::sample_dir())
             .iter()
-            .map(|p| {
-                let doc: Value = serde_json::from_slice(&read_gz(p)).expect("json");
-                doc["Records"].as_array().cloned().unwrap_or_default()
-            })
+            .map(|p| common::records_of(p))
             .collect();
         let mut written = 0usize;
         let mut file = 0usize;

@@ -8,7 +8,6 @@
 //! once under target/bench/ by cloning the sample's records with new eventIDs
 //! and times, through the same pipeline as every ingest, and reused after.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +20,8 @@ use tower::ServiceExt;
 use tracker_runtime::api::{ApiState, router};
 use tracker_runtime::ingest::Ingestor;
 use tracker_runtime::store::EmbeddedStore;
+
+mod common;
 
 /// The generated events span this many days, ending at `END`.
 const SPAN_DAYS: i64 = 120;
@@ -35,40 +36,11 @@ fn end() -> DateTime<Utc> {
         .expect("a valid date")
 }
 
-fn sample_dir() -> PathBuf {
-    std::env::var_os("TRACKER_SAMPLE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cloudtrail-sample")
-        })
-}
-
 fn sample_records() -> Vec<Value> {
-    let mut files = Vec::new();
-    let mut pending = vec![sample_dir().join("AWSLogs")];
-    while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("read {}: {e} (set TRACKER_SAMPLE_DIR)", dir.display()));
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.to_string_lossy().contains("/CloudTrail/") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    let mut records = Vec::new();
-    for path in files {
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).expect("open"))
-            .read_to_string(&mut text)
-            .expect("gunzip");
-        let doc: Value = serde_json::from_str(&text).expect("json");
-        records.extend(doc["Records"].as_array().cloned().unwrap_or_default());
-    }
-    records
+    common::log_files(&common::sample_dir())
+        .iter()
+        .flat_map(|p| common::records_of(p))
+        .collect()
 }
 
 /// Builds (or reuses) a store of `n` events cloned from the sample.

@@ -149,6 +149,28 @@ impl EmbeddedStore {
         })
     }
 
+    /// Runs a write on a blocking thread (redb is synchronous), counting `items`.
+    async fn write_off_thread(
+        &self,
+        operation: &'static str,
+        items: usize,
+        write: impl FnOnce(&EmbeddedStore) -> Result<(), redb::Error> + Send + 'static,
+    ) -> Result<WriteStats, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || write(&store).map_err(|e| store.error(operation, e)))
+            .await
+            .map_err(|e| StoreError::Permanent {
+                operation,
+                store: self.describe(),
+                message: e.to_string(),
+            })??;
+        Ok(WriteStats {
+            requests: 1,
+            items: items as u64,
+            ..WriteStats::default()
+        })
+    }
+
     fn put_events_blocking(&self, events: &[EventItem]) -> Result<(), redb::Error> {
         self.write(|txn| {
             let mut by_id = txn.open_table(EVENTS)?;
@@ -197,31 +219,17 @@ impl EventStore for EmbeddedStore {
         entries: &[CatalogEntry],
         _deadline: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
-        let store = self.clone();
         let entries = entries.to_vec();
-        let count = entries.len() as u64;
-        tokio::task::spawn_blocking(move || {
-            store
-                .write(|txn| {
-                    let mut catalog = txn.open_table(CATALOG)?;
-                    for entry in &entries {
-                        catalog.insert((entry.kind.partition(), entry.value.as_str()), ())?;
-                    }
-                    Ok(())
-                })
-                .map_err(|e| store.error("put catalog", e))
+        self.write_off_thread("put catalog", entries.len(), move |store| {
+            store.write(|txn| {
+                let mut catalog = txn.open_table(CATALOG)?;
+                for entry in &entries {
+                    catalog.insert((entry.kind.partition(), entry.value.as_str()), ())?;
+                }
+                Ok(())
+            })
         })
         .await
-        .map_err(|e| StoreError::Permanent {
-            operation: "put catalog",
-            store: self.describe(),
-            message: e.to_string(),
-        })??;
-        Ok(WriteStats {
-            requests: 1,
-            items: count,
-            ..WriteStats::default()
-        })
     }
 
     async fn put_events(
@@ -229,25 +237,11 @@ impl EventStore for EmbeddedStore {
         events: &[EventItem],
         _deadline: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
-        let store = self.clone();
         let events = events.to_vec();
-        let count = events.len() as u64;
-        tokio::task::spawn_blocking(move || {
-            store
-                .put_events_blocking(&events)
-                .map_err(|e| store.error("put events", e))
+        self.write_off_thread("put events", events.len(), move |store| {
+            store.put_events_blocking(&events)
         })
         .await
-        .map_err(|e| StoreError::Permanent {
-            operation: "put events",
-            store: self.describe(),
-            message: e.to_string(),
-        })??;
-        Ok(WriteStats {
-            requests: 1,
-            items: count,
-            ..WriteStats::default()
-        })
     }
 
     async fn get_event(&self, event_id: &str) -> Result<Option<EventItem>, StoreError> {
