@@ -15,6 +15,15 @@ use crate::event::EventItem;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DryRunStore;
 
+/// What writing `values` would cost, as DynamoDB items.
+fn would_write<T>(values: &[T], to_item: impl Fn(&T) -> super::dynamodb::item::Item) -> WriteStats {
+    WriteStats {
+        items: values.len() as u64,
+        billed_write_units: values.iter().map(|v| billed_write_units(&to_item(v))).sum(),
+        ..WriteStats::default()
+    }
+}
+
 #[async_trait]
 impl EventStore for DryRunStore {
     fn describe(&self) -> String {
@@ -26,15 +35,7 @@ impl EventStore for DryRunStore {
         entries: &[CatalogEntry],
         _: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
-        let billed = entries
-            .iter()
-            .map(|e| billed_write_units(&catalog_to_item(e)))
-            .sum();
-        Ok(WriteStats {
-            items: entries.len() as u64,
-            billed_write_units: billed,
-            ..WriteStats::default()
-        })
+        Ok(would_write(entries, catalog_to_item))
     }
 
     async fn put_events(
@@ -42,15 +43,7 @@ impl EventStore for DryRunStore {
         events: &[EventItem],
         _: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
-        let billed = events
-            .iter()
-            .map(|e| billed_write_units(&event_to_item(e)))
-            .sum();
-        Ok(WriteStats {
-            items: events.len() as u64,
-            billed_write_units: billed,
-            ..WriteStats::default()
-        })
+        Ok(would_write(events, event_to_item))
     }
 
     async fn get_event(&self, _: &str) -> Result<Option<EventItem>, StoreError> {
