@@ -509,8 +509,9 @@ fn ingest_cost_of_the_sample() {
         corpus.elapsed
     );
     assert_eq!(corpus.writes.retries, 0, "moto never throttles");
-    // The design's budget: at most 3 write units per typical event, indexes and catalog included.
-    // 3 per typical event (table + two indexes); catalog items and the few
-    // records over 1 KB compressed add a little.
-    assert!(per_1000(corpus.writes.billed_write_units as f64) <= 3_200.0);
+    // 3 per event (table + two indexes; every item is under 1 KB since records
+    // are zstd-compressed with the CloudTrail dictionary); catalog items add a
+    // little (3,114 measured; 3,138 when records were deflated and some items
+    // went over 1 KB).
+    assert!(per_1000(corpus.writes.billed_write_units as f64) <= 3_150.0);
 }

@@ -1,12 +1,14 @@
 //! The stored form of an event: the fields every route needs as plain values,
-//! the record itself deflate-compressed, and the keys that place the event in
+//! the record itself compressed, and the keys that place the event in
 //! the two time-ordered indexes (by principal; by month and service).
 
 use std::cell::RefCell;
 use std::io::Write;
+use std::sync::LazyLock;
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Compression, Decompress, FlushDecompress, Status};
 use serde::{Deserialize, Serialize};
+use zstd::dict::{DecoderDictionary, EncoderDictionary};
 
 use crate::cloudtrail::{Record, service_name};
 use crate::time;
@@ -36,7 +38,8 @@ pub struct EventItem {
     pub error_code: Option<String>,
     /// Epoch seconds after which DynamoDB's TTL may delete the event.
     pub expires_at: Option<i64>,
-    /// The redacted record, raw-deflate compressed.
+    /// The redacted record, compressed (zstd with the record dictionary; raw
+    /// deflate for records stored by earlier releases).
     #[serde(with = "as_bytes")]
     pub record: Vec<u8>,
 }
@@ -183,57 +186,104 @@ pub fn time_partition(month: &str, service: &str) -> String {
     format!("T#{month}#{service}")
 }
 
+/// Compression level of stored records: zstd's fastest positive level; with
+/// the dictionary it already shrinks a typical record 5× (see BENCHMARKS.md).
+const RECORD_LEVEL: i32 = 1;
+
+/// Largest record text a stored record may inflate to (CloudTrail caps a
+/// record far below this); a corrupt length field cannot make us allocate more.
+const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
+/// The dictionary stored records are compressed with, trained on CloudTrail
+/// records (`cargo run -p tracker-runtime --example train_dictionary`). Each
+/// compressed record names it by id; a shipped dictionary is never changed.
+static RECORD_DICTIONARY: &[u8] = include_bytes!("../assets/record-dictionary-v1.zdict");
+
+static ENCODER_DICTIONARY: LazyLock<EncoderDictionary<'static>> =
+    LazyLock::new(|| EncoderDictionary::copy(RECORD_DICTIONARY, RECORD_LEVEL));
+static DECODER_DICTIONARY: LazyLock<DecoderDictionary<'static>> =
+    LazyLock::new(|| DecoderDictionary::copy(RECORD_DICTIONARY));
+
+/// First bytes of a zstd frame; a raw deflate stream can never start with them
+/// (0x28 opens a stored block whose length check these bytes fail), which is
+/// how records written before zstd (raw deflate) are still told apart.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
 thread_local! {
-    // A deflate stream allocates ~300 KB of state; one per thread, reset
-    // between records, instead of one per record (which cost ~60 µs each).
-    static COMPRESSOR: RefCell<Compress> = RefCell::new(Compress::new(Compression::new(6), false));
-    static DECOMPRESSOR: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+    // Compression contexts are reused per thread: creating one costs more
+    // than compressing a typical record.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
-/// Raw-deflates `bytes`.
+/// Compresses a record text for storage (a zstd frame using the dictionary).
 fn compress(bytes: &[u8]) -> Vec<u8> {
-    COMPRESSOR.with_borrow_mut(|compressor| {
-        compressor.reset();
-        let mut out = Vec::with_capacity(bytes.len() / 2 + 64);
-        loop {
-            let consumed = compressor.total_in() as usize;
-            match compressor.compress_vec(&bytes[consumed..], &mut out, FlushCompress::Finish) {
-                Ok(Status::StreamEnd) => return out,
-                Ok(_) => out.reserve(out.capacity().max(1024)),
-                // Compressing into memory cannot fail; keep the record rather than lose it.
-                Err(_) => return fallback_compress(bytes),
-            }
+    COMPRESSOR.with_borrow_mut(|slot| {
+        if slot.is_none() {
+            *slot = zstd::bulk::Compressor::with_prepared_dictionary(&ENCODER_DICTIONARY).ok();
+        }
+        match slot.as_mut().map(|c| c.compress(bytes)) {
+            Some(Ok(compressed)) => compressed,
+            // zstd cannot fail on memory it is given; if it ever did, store
+            // the record in the older (deflate) format rather than lose it.
+            _ => deflate(bytes),
         }
     })
 }
 
-fn fallback_compress(bytes: &[u8]) -> Vec<u8> {
+fn deflate(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), Compression::new(6));
     let _ = encoder.write_all(bytes);
     encoder.finish().unwrap_or_default()
 }
 
-/// Inflates what [`compress`] wrote.
+/// Restores what [`compress`] (or an older release's raw deflate) wrote.
 fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    DECOMPRESSOR.with_borrow_mut(|decompressor| {
-        decompressor.reset(false);
-        let mut out = Vec::with_capacity(bytes.len() * 3 + 64);
-        loop {
-            let consumed = decompressor.total_in() as usize;
-            match decompressor.decompress_vec(&bytes[consumed..], &mut out, FlushDecompress::Finish)
-            {
-                Ok(Status::StreamEnd) => return Ok(out),
-                Ok(_)
-                    if consumed == decompressor.total_in() as usize
-                        && out.len() < out.capacity() =>
-                {
-                    return Err("the compressed record is truncated".into());
-                }
-                Ok(_) => out.reserve(out.capacity().max(1024)),
-                Err(e) => return Err(e.to_string()),
-            }
+    if !bytes.starts_with(&ZSTD_MAGIC) {
+        return inflate(bytes);
+    }
+    let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
+        Ok(Some(size)) if size <= MAX_RECORD_BYTES as u64 => size as usize,
+        Ok(Some(size)) => return Err(format!("it claims {size} bytes, over the limit")),
+        Ok(None) => return Err("its frame has no content size".into()),
+        Err(_) => return Err("its zstd frame header is invalid".into()),
+    };
+    DECOMPRESSOR.with_borrow_mut(|slot| {
+        if slot.is_none() {
+            *slot = zstd::bulk::Decompressor::with_prepared_dictionary(&DECODER_DICTIONARY)
+                .map_err(|e| e.to_string())
+                .map(Some)?;
+        }
+        let decompressor = slot.as_mut().ok_or("no zstd context")?;
+        let out = decompressor
+            .decompress(bytes, size)
+            .map_err(|e| e.to_string())?;
+        if out.len() == size {
+            Ok(out)
+        } else {
+            Err("it is shorter than its frame header says".into())
         }
     })
+}
+
+/// Inflates a raw deflate stream (records stored before zstd).
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut decompressor = Decompress::new(false);
+    let mut out = Vec::with_capacity(bytes.len() * 3 + 64);
+    loop {
+        let consumed = decompressor.total_in() as usize;
+        match decompressor.decompress_vec(&bytes[consumed..], &mut out, FlushDecompress::Finish) {
+            Ok(Status::StreamEnd) => return Ok(out),
+            Ok(_) if consumed == decompressor.total_in() as usize && out.len() < out.capacity() => {
+                return Err("the compressed record is truncated".into());
+            }
+            Ok(_) if out.len() > MAX_RECORD_BYTES => {
+                return Err("it inflates past the limit".into());
+            }
+            Ok(_) => out.reserve(out.capacity().max(1024)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -253,9 +303,23 @@ mod tests {
             big.as_bytes(),
             "beyond one buffer"
         );
+        let compressed = compress(text.as_bytes());
+        assert!(compressed.starts_with(&ZSTD_MAGIC));
         assert!(
-            decompress(&compress(b"abc")[..1]).is_err(),
-            "truncated input is an error, not a hang"
+            compressed.len() < text.len() / 2,
+            "the dictionary helps small records"
+        );
+        for cut in 0..compressed.len() {
+            assert!(
+                decompress(&compressed[..cut]).is_err(),
+                "truncated input is an error, not a hang (cut at {cut})"
+            );
+        }
+        assert!(inflate(&deflate(b"abc")[..1]).is_err());
+        assert_eq!(
+            decompress(&deflate(text.as_bytes())).unwrap(),
+            text.as_bytes(),
+            "records stored as raw deflate by earlier releases still read"
         );
         assert_eq!(
             item.sort_key.as_deref(),

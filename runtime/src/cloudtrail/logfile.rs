@@ -1,14 +1,19 @@
-//! Streaming reader for CloudTrail log files: `{"Records":[ … ]}`, gzip'd as
-//! CloudTrail writes them or plain JSON. Records are handed out one at a time
-//! as raw JSON text, so memory stays flat however large the file is, and a
-//! failure part-way still leaves the records before it usable.
+//! Reader for CloudTrail log files: `{"Records":[ … ]}`, gzip'd as CloudTrail
+//! writes them or plain JSON. Records are handed out one at a time as raw
+//! JSON text; a failure part-way still leaves the records before it usable.
+//! Typical files (a few KB) are inflated into memory and parsed in place, so
+//! records are borrowed, not copied; past [`IN_MEMORY_LIMIT`] the file is
+//! parsed as a stream and memory stays bounded however large it is.
 
+use std::borrow::Borrow;
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
+use std::marker::PhantomData;
 use std::rc::Rc;
 
 use flate2::bufread::MultiGzDecoder;
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -45,6 +50,11 @@ pub enum LogShape {
     NoRecords,
 }
 
+/// Files whose JSON text is at most this large are read into memory and
+/// parsed in place (records borrowed from the buffer); larger ones are
+/// parsed as a stream, so memory stays bounded whatever the file's size.
+pub const IN_MEMORY_LIMIT: usize = 32 * 1024 * 1024;
+
 /// Reads one log file from `source`, calling `on_record` with each element of
 /// its `Records` array, in order. gzip is detected from the content, not the
 /// name. Errors from `source` itself are reported as [`LogReadError::Source`].
@@ -66,7 +76,6 @@ where
     if head.is_empty() {
         return Err(LogReadError::Empty);
     }
-    let gzipped = head.starts_with(&[0x1f, 0x8b]);
     let classify_io = |e: io::Error| {
         if source_failed.get() {
             LogReadError::Source(e)
@@ -83,25 +92,101 @@ where
             LogReadError::Json(e)
         }
     };
-    let count = if gzipped {
-        let decoder = BufReader::with_capacity(64 * 1024, MultiGzDecoder::new(buffered));
-        parse_document(decoder, &mut on_record).map_err(classify_json)
+    let result = if head.starts_with(&[0x1f, 0x8b]) {
+        parse_text(MultiGzDecoder::new(buffered), &mut on_record)
     } else {
-        parse_document(buffered, &mut on_record).map_err(classify_json)
+        parse_text(buffered, &mut on_record)
     };
-    match count {
+    match result {
         Ok(shape) => Ok(shape),
-        Err(LogReadError::Gzip(e)) => Err(classify_io(e)),
-        Err(other) => Err(other),
+        Err(ParseError::Read(e)) => Err(classify_io(e)),
+        Err(ParseError::Json(e)) => match classify_json(e) {
+            LogReadError::Gzip(e) => Err(classify_io(e)),
+            other => Err(other),
+        },
     }
 }
 
-fn parse_document<R: Read, F: FnMut(&RawValue)>(
+enum ParseError {
+    /// Reading the text failed (source or gzip); records before it were emitted.
+    Read(io::Error),
+    Json(serde_json::Error),
+}
+
+/// Reads the JSON text of a log into memory and parses it in place; falls
+/// back to streaming past [`IN_MEMORY_LIMIT`].
+fn parse_text<R: Read, F: FnMut(&RawValue)>(
+    mut reader: R,
+    on_record: &mut F,
+) -> Result<LogShape, ParseError> {
+    // One buffer per thread, kept between files: growing a fresh one for
+    // every file cost more than inflating it.
+    let mut text = TEXT_BUFFER.take();
+    text.clear();
+    let read = (&mut reader)
+        .take(IN_MEMORY_LIMIT as u64)
+        .read_to_end(&mut text);
+    let result = parse_read_text(read, text.as_slice(), reader, on_record);
+    if text.capacity() <= KEPT_BUFFER_BYTES {
+        TEXT_BUFFER.set(text);
+    }
+    result
+}
+
+thread_local! {
+    static TEXT_BUFFER: std::cell::Cell<Vec<u8>> =
+        std::cell::Cell::new(Vec::with_capacity(KEPT_BUFFER_BYTES / 16));
+}
+
+/// Largest text buffer a thread keeps between files.
+const KEPT_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+fn parse_read_text<R: Read, F: FnMut(&RawValue)>(
+    read: io::Result<usize>,
+    text: &[u8],
     reader: R,
     on_record: &mut F,
-) -> Result<LogShape, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_reader(reader);
-    let shape = DocumentSeed { on_record }.deserialize(&mut deserializer)?;
+) -> Result<LogShape, ParseError> {
+    match read {
+        // The text ended before the limit: parse it from memory.
+        Ok(_) if text.len() < IN_MEMORY_LIMIT => {
+            parse_document::<_, _, &RawValue>(serde_json::Deserializer::from_slice(text), on_record)
+                .map_err(ParseError::Json)
+        }
+        // A large file: go on as a stream, starting with what was read.
+        Ok(_) => {
+            let stream = io::Cursor::new(text).chain(reader);
+            let deserializer =
+                serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, stream));
+            parse_document::<_, _, Box<RawValue>>(deserializer, on_record).map_err(ParseError::Json)
+        }
+        // Reading failed part-way: keep the records that arrived whole, then
+        // report the read error (the JSON error at the cut is its symptom).
+        Err(error) => {
+            let _ = parse_document::<_, _, &RawValue>(
+                serde_json::Deserializer::from_slice(text),
+                on_record,
+            );
+            Err(ParseError::Read(error))
+        }
+    }
+}
+
+/// Parses `{"Records": [...]}`, handing each record's text (as `T`) to `on_record`.
+fn parse_document<'de, R, F, T>(
+    mut deserializer: serde_json::Deserializer<R>,
+    on_record: &mut F,
+) -> Result<LogShape, serde_json::Error>
+where
+    R: serde_json::de::Read<'de>,
+    F: FnMut(&RawValue),
+    T: Deserialize<'de> + Borrow<RawValue>,
+{
+    let shape = DocumentSeed::<F, T> {
+        on_record,
+        text: PhantomData,
+    }
+    .deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(shape)
 }
@@ -119,18 +204,27 @@ impl<R: Read> Read for TrackedSource<R> {
     }
 }
 
-struct DocumentSeed<'f, F> {
+struct DocumentSeed<'f, F, T> {
     on_record: &'f mut F,
+    text: PhantomData<fn() -> T>,
 }
 
-impl<'de, F: FnMut(&RawValue)> DeserializeSeed<'de> for DocumentSeed<'_, F> {
+impl<'de, F, T> DeserializeSeed<'de> for DocumentSeed<'_, F, T>
+where
+    F: FnMut(&RawValue),
+    T: Deserialize<'de> + Borrow<RawValue>,
+{
     type Value = LogShape;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<LogShape, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de, F: FnMut(&RawValue)> Visitor<'de> for DocumentSeed<'_, F> {
+impl<'de, F, T> Visitor<'de> for DocumentSeed<'_, F, T>
+where
+    F: FnMut(&RawValue),
+    T: Deserialize<'de> + Borrow<RawValue>,
+{
     type Value = LogShape;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -141,8 +235,9 @@ impl<'de, F: FnMut(&RawValue)> Visitor<'de> for DocumentSeed<'_, F> {
         let mut shape = LogShape::NoRecords;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == "Records" && shape == LogShape::NoRecords {
-                let n = map.next_value_seed(RecordsSeed {
+                let n = map.next_value_seed(RecordsSeed::<F, T> {
                     on_record: &mut *self.on_record,
+                    text: PhantomData,
                 })?;
                 shape = LogShape::Records(n);
             } else {
@@ -153,18 +248,27 @@ impl<'de, F: FnMut(&RawValue)> Visitor<'de> for DocumentSeed<'_, F> {
     }
 }
 
-struct RecordsSeed<'f, F> {
+struct RecordsSeed<'f, F, T> {
     on_record: &'f mut F,
+    text: PhantomData<fn() -> T>,
 }
 
-impl<'de, F: FnMut(&RawValue)> DeserializeSeed<'de> for RecordsSeed<'_, F> {
+impl<'de, F, T> DeserializeSeed<'de> for RecordsSeed<'_, F, T>
+where
+    F: FnMut(&RawValue),
+    T: Deserialize<'de> + Borrow<RawValue>,
+{
     type Value = usize;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de, F: FnMut(&RawValue)> Visitor<'de> for RecordsSeed<'_, F> {
+impl<'de, F, T> Visitor<'de> for RecordsSeed<'_, F, T>
+where
+    F: FnMut(&RawValue),
+    T: Deserialize<'de> + Borrow<RawValue>,
+{
     type Value = usize;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -177,8 +281,10 @@ impl<'de, F: FnMut(&RawValue)> Visitor<'de> for RecordsSeed<'_, F> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let mut n = 0;
-        while let Some(record) = seq.next_element::<Box<RawValue>>()? {
-            (self.on_record)(&record);
+        // `&RawValue` when the text is in memory (borrowed, no copy);
+        // `Box<RawValue>` from a stream.
+        while let Some(record) = seq.next_element::<T>()? {
+            (self.on_record)(record.borrow());
             n += 1;
         }
         Ok(n)
@@ -257,6 +363,61 @@ mod tests {
             collect(&gz(b"{\"Records\":[1]} trailing")).0,
             Err(LogReadError::Json(_))
         ));
+    }
+
+    #[test]
+    fn a_file_past_the_in_memory_limit_is_streamed_whole() {
+        let record = format!(r#"{{"eventID":"x","pad":"{}"}}"#, "p".repeat(1000));
+        let count = IN_MEMORY_LIMIT / record.len() + 10;
+        let mut doc = String::from(r#"{"Records":["#);
+        for i in 0..count {
+            if i > 0 {
+                doc.push(',');
+            }
+            doc.push_str(&record);
+        }
+        doc.push_str("]}");
+        assert!(doc.len() > IN_MEMORY_LIMIT);
+        for bytes in [doc.as_bytes().to_vec(), gz(doc.as_bytes())] {
+            let mut seen = 0usize;
+            let r = read_log_records(bytes.as_slice(), |raw| {
+                assert_eq!(raw.get(), record);
+                seen += 1;
+            });
+            assert_eq!(r.unwrap(), LogShape::Records(count));
+            assert_eq!(seen, count);
+        }
+    }
+
+    #[test]
+    fn a_source_failing_part_way_keeps_earlier_records_and_is_transient() {
+        struct FailsAfter<'a>(&'a [u8]);
+        impl Read for FailsAfter<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
+                }
+                let n = buf.len().min(self.0.len()).min(7);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let doc = br#"{"Records":[{"eventID":"a"},{"eventID":"b"},{"eventID":"c"}]}"#;
+        let cut = doc.len() - 10;
+        for bytes in [doc[..cut].to_vec(), gz(doc)[..].to_vec()] {
+            let source = if bytes[0] == b'{' {
+                bytes.clone()
+            } else {
+                bytes[..bytes.len() - 8].to_vec()
+            };
+            let mut seen = Vec::new();
+            let r = read_log_records(FailsAfter(&source), |raw| seen.push(raw.get().to_owned()));
+            assert!(matches!(&r, Err(e) if e.is_transient()), "{r:?}");
+            if bytes[0] == b'{' {
+                assert_eq!(seen, [r#"{"eventID":"a"}"#, r#"{"eventID":"b"}"#]);
+            }
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! are read (streamed, gzip or plain JSON), and what one record means to us
 //! (its principal, service, time, account) once secrets are redacted.
 
+pub mod fields;
 pub mod key;
 pub mod logfile;
 pub mod record;

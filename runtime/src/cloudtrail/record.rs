@@ -1,12 +1,19 @@
 //! One CloudTrail record, reduced to what tracker indexes and filters on,
 //! plus the (redacted) record text itself. Extraction is lenient: a field of
 //! the wrong type counts as absent, never as an error.
+//!
+//! The record is read in one typed pass over its text ([`fields`]): strings
+//! are borrowed where they hold no escapes, fields tracker does not use are
+//! skipped without being built, and no `serde_json::Value` tree is made
+//! unless the record may hold a secret to redact.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use super::fields::{self, Fields};
 use super::redact;
 use crate::time;
 
@@ -34,7 +41,7 @@ pub struct Record {
     /// `eventTime` parsed; `None` when absent or unparsable.
     pub instant: Option<DateTime<Utc>>,
     pub aws_region: Option<String>,
-    /// See [`principal_of`].
+    /// See [`Fields::principal`].
     pub principal: String,
     /// `recipientAccountId`, else `userIdentity.accountId`.
     pub account: Option<String>,
@@ -52,90 +59,40 @@ impl Record {
     /// Extracts a record from its raw JSON text.
     pub fn from_raw(raw: &RawValue) -> Result<Record, RecordError> {
         let text = raw.get();
-        let mut value: Value = serde_json::from_str(text).map_err(|_| RecordError::NotAnObject)?;
-        if !value.is_object() {
-            return Err(RecordError::NotAnObject);
-        }
-        let json = if redact::may_hold_secrets(text) && redact::redact(&mut value) {
-            value.to_string()
+        let fields = fields::read(text).ok_or(RecordError::NotAnObject)?;
+        let json = if fields
+            .secret_sections
+            .iter()
+            .any(|section| redact::may_hold_secrets(section.get()))
+        {
+            redact::redacted_text(text).unwrap_or_else(|| text.to_owned())
         } else {
             text.to_owned()
         };
-        let event_id = match str_at(&value, &["eventID"]) {
-            Some(id) => id.to_owned(),
-            None => synthetic_id(text),
-        };
-        let insight = |field: &str| str_at(&value, &["insightDetails", field]);
-        let event_name = str_at(&value, &["eventName"]).or_else(|| insight("eventName"));
-        let event_source = str_at(&value, &["eventSource"]).or_else(|| insight("eventSource"));
-        let event_time = str_at(&value, &["eventTime"]);
-        Ok(Record {
-            event_name: event_name.map(str::to_owned),
-            event_source: event_source.map(str::to_owned),
+        Ok(Record::from_fields(fields, text, json))
+    }
+
+    fn from_fields(fields: Fields<'_>, text: &str, json: String) -> Record {
+        let owned = |v: &Option<Cow<'_, str>>| v.as_deref().map(str::to_owned);
+        let event_time = fields.event_time.as_deref();
+        Record {
+            event_id: match fields.event_id.as_deref() {
+                Some(id) => id.to_owned(),
+                None => synthetic_id(text),
+            },
+            event_name: fields.event_name().map(str::to_owned),
+            event_source: fields.event_source().map(str::to_owned),
             instant: event_time.and_then(time::parse_event_time),
             event_time: event_time.map(str::to_owned),
-            aws_region: str_at(&value, &["awsRegion"]).map(str::to_owned),
-            principal: principal_of(&value).to_owned(),
-            account: str_at(&value, &["recipientAccountId"])
-                .or_else(|| str_at(&value, &["userIdentity", "accountId"]))
-                .map(str::to_owned),
-            session_name: session_name_of(&value).map(str::to_owned),
-            error_code: str_at(&value, &["errorCode"]).map(str::to_owned),
-            param_names: param_names_of(&value),
-            event_id,
+            aws_region: owned(&fields.aws_region),
+            principal: fields.principal().to_owned(),
+            account: fields.account().map(str::to_owned),
+            session_name: fields.session_name().map(str::to_owned),
+            error_code: owned(&fields.error_code),
+            param_names: fields.param_names,
             json,
-        })
+        }
     }
-}
-
-/// The principal ("user") of a record, exactly as the spec says:
-/// `userIdentity.userName` if non-empty; else, for `AssumedRole`,
-/// `sessionContext.sessionIssuer.userName`; else `arn`; else `principalId`;
-/// else `invokedBy`; else `(none)`.
-pub fn principal_of(record: &Value) -> &str {
-    let Some(identity) = record.get("userIdentity").filter(|v| v.is_object()) else {
-        return NO_PRINCIPAL;
-    };
-    if let Some(name) = str_at(identity, &["userName"]) {
-        return name;
-    }
-    if str_at(identity, &["type"]) == Some("AssumedRole")
-        && let Some(role) = str_at(identity, &["sessionContext", "sessionIssuer", "userName"])
-    {
-        return role;
-    }
-    ["arn", "principalId", "invokedBy"]
-        .iter()
-        .find_map(|field| str_at(identity, &[field]))
-        .unwrap_or(NO_PRINCIPAL)
-}
-
-/// The role session name of an `AssumedRole` identity: the last segment of
-/// `arn` (`…:assumed-role/ROLE/SESSION`), else what follows `:` in `principalId`.
-fn session_name_of(record: &Value) -> Option<&str> {
-    let identity = record.get("userIdentity")?;
-    if str_at(identity, &["type"]) != Some("AssumedRole") {
-        return None;
-    }
-    let from_arn = str_at(identity, &["arn"])
-        .filter(|arn| arn.contains(":assumed-role/"))
-        .and_then(|arn| arn.rsplit('/').next());
-    from_arn
-        .or_else(|| {
-            str_at(identity, &["principalId"]).and_then(|p| p.split_once(':').map(|(_, s)| s))
-        })
-        .filter(|s| !s.is_empty())
-}
-
-fn param_names_of(record: &Value) -> Vec<String> {
-    let mut names: Vec<String> = record
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    if let Some(params) = record.get("requestParameters").and_then(Value::as_object) {
-        names.extend(params.keys().map(|k| format!("requestParameters.{k}")));
-    }
-    names
 }
 
 /// The short service name: `ec2` for `ec2.amazonaws.com`; other sources are
@@ -144,15 +101,6 @@ pub fn service_name(event_source: &str) -> &str {
     event_source
         .strip_suffix(".amazonaws.com")
         .unwrap_or(event_source)
-}
-
-/// A non-empty string at `path`, or `None` (absent, null, empty, other type).
-pub fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
-    let mut current = value;
-    for step in path {
-        current = current.get(step)?;
-    }
-    current.as_str().filter(|s| !s.is_empty())
 }
 
 /// A stable identity for a record without `eventID`: the same text always
@@ -166,7 +114,7 @@ fn synthetic_id(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn record(v: Value) -> Record {
         let raw = RawValue::from_string(v.to_string()).unwrap();
@@ -175,7 +123,7 @@ mod tests {
 
     #[test]
     fn principal_rule_in_order() {
-        let p = |ui: Value| principal_of(&json!({ "userIdentity": ui })).to_owned();
+        let p = |ui: Value| record(json!({ "userIdentity": ui })).principal;
         assert_eq!(p(json!({"userName": "alice", "arn": "a"})), "alice");
         assert_eq!(p(json!({"userName": "", "arn": "arn:x"})), "arn:x");
         assert_eq!(
@@ -197,8 +145,8 @@ mod tests {
             "s3.amazonaws.com"
         );
         assert_eq!(p(json!({"userName": 5})), NO_PRINCIPAL);
-        assert_eq!(principal_of(&json!({"userIdentity": "oops"})), NO_PRINCIPAL);
-        assert_eq!(principal_of(&json!({})), NO_PRINCIPAL);
+        assert_eq!(p(json!("oops")), NO_PRINCIPAL);
+        assert_eq!(record(json!({})).principal, NO_PRINCIPAL);
     }
 
     #[test]
@@ -237,6 +185,30 @@ mod tests {
             "synthetic ids are stable"
         );
         assert_eq!(a.principal, NO_PRINCIPAL);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_every_section_even_when_escaped() {
+        let r = record(json!({"eventID": "e",
+            "requestParameters": {"password": "p1"},
+            "responseElements": {"credentials": {"sessionToken": "t1"}},
+            "additionalEventData": {"nested": [{"privateKey": "k1"}]},
+            "userAgent": "password"}));
+        for secret in ["p1", "t1", "k1"] {
+            assert!(!r.json.contains(secret), "{secret} in {}", r.json);
+        }
+        assert!(r.json.contains(r#""userAgent":"password""#));
+        let escaped = RawValue::from_string(
+            r#"{"eventID":"e","requestParameters":{"pass\u0077ord":"p2"}}"#.into(),
+        )
+        .unwrap();
+        assert!(!Record::from_raw(&escaped).unwrap().json.contains("p2"));
+        let plain = r#"{"eventID":"e","userAgent":"sessionToken","requestParameters":{"a":1}}"#;
+        let untouched = Record::from_raw(&RawValue::from_string(plain.into()).unwrap()).unwrap();
+        assert_eq!(
+            untouched.json, plain,
+            "no secret: the text is kept byte for byte"
+        );
     }
 
     #[test]

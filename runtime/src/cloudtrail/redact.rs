@@ -2,6 +2,9 @@
 //! key material) are replaced before anything is stored; the rest of the
 //! record is kept as it was.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use serde_json::Value;
 
 /// What a redacted value is replaced with.
@@ -27,11 +30,35 @@ const SECTIONS: &[&str] = &[
     "additionalEventData",
 ];
 
-/// True when `text` may hold a secret field; a cheap test that lets most
-/// records skip the tree walk. Over-approximates, never under-.
+/// True when `text` may hold a secret field; a cheap test (one scan, no
+/// allocation) that lets most records skip the tree walk. Over-approximates,
+/// never under-: a `\u` escape (which could spell a field name) counts too.
 pub fn may_hold_secrets(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    SECRET_FIELDS.iter().any(|f| lower.contains(f))
+    if text.contains("\\u") {
+        return true;
+    }
+    static SECRET_NAMES: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(SECRET_FIELDS)
+            .ok()
+    });
+    match SECRET_NAMES.as_ref() {
+        Some(names) => names.is_match(text),
+        // Building the matcher cannot fail for these fixed names; if it ever
+        // did, fall back to the slow test rather than skip redaction.
+        None => {
+            let lower = text.to_ascii_lowercase();
+            SECRET_FIELDS.iter().any(|f| lower.contains(f))
+        }
+    }
+}
+
+/// The record text with its secrets replaced, or `None` when it holds none
+/// (or is not JSON).
+pub fn redacted_text(text: &str) -> Option<String> {
+    let mut value: Value = serde_json::from_str(text).ok()?;
+    redact(&mut value).then(|| value.to_string())
 }
 
 /// Replaces secret values in `record` in place; returns whether anything changed.
@@ -86,6 +113,18 @@ mod tests {
             "userAgent": "sessionToken in a user agent is not a secret field"
         });
         assert!(may_hold_secrets(&r.to_string()));
+        assert!(may_hold_secrets(r#"{"PassWord":1}"#));
+        assert!(
+            may_hold_secrets(r#"{"pass\u0077ord":1}"#),
+            "an escaped name"
+        );
+        assert!(!may_hold_secrets(r#"{"eventName":"GetObject"}"#));
+        let text = r#"{"responseElements":{"credentials":{"sessionToken":"tok"}}}"#;
+        assert_eq!(
+            redacted_text(text).as_deref(),
+            Some(r#"{"responseElements":{"credentials":{"sessionToken":"REDACTED-BY-TRACKER"}}}"#)
+        );
+        assert_eq!(redacted_text(r#"{"userAgent":"password"}"#), None);
         assert!(redact(&mut r));
         assert_eq!(
             r["responseElements"]["credentials"]["sessionToken"],

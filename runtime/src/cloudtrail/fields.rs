@@ -1,0 +1,434 @@
+//! The fields of a CloudTrail record that tracker reads, taken in one pass
+//! over the record's text. Strings without escapes are borrowed from the
+//! text; everything else in the record is skipped without being built.
+//! Lenient by design: a field of the wrong type counts as absent.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::record::NO_PRINCIPAL;
+
+/// What tracker reads of one record.
+#[derive(Debug, Default)]
+pub struct Fields<'a> {
+    pub event_id: Option<Cow<'a, str>>,
+    pub event_name: Option<Cow<'a, str>>,
+    pub event_source: Option<Cow<'a, str>>,
+    pub event_time: Option<Cow<'a, str>>,
+    pub aws_region: Option<Cow<'a, str>>,
+    pub recipient_account_id: Option<Cow<'a, str>>,
+    pub error_code: Option<Cow<'a, str>>,
+    pub identity: Identity<'a>,
+    pub insight: Insight<'a>,
+    /// The raw text of the sections that may hold secrets
+    /// (`requestParameters`, `responseElements`, `additionalEventData`).
+    pub secret_sections: Vec<&'a RawValue>,
+    /// The top-level field names, then `requestParameters.<key>` for each
+    /// request parameter.
+    pub param_names: Vec<String>,
+}
+
+/// `userIdentity`, as far as the principal rule needs it.
+#[derive(Debug, Default)]
+pub struct Identity<'a> {
+    pub kind: Option<Cow<'a, str>>,
+    pub user_name: Option<Cow<'a, str>>,
+    pub arn: Option<Cow<'a, str>>,
+    pub principal_id: Option<Cow<'a, str>>,
+    pub invoked_by: Option<Cow<'a, str>>,
+    pub account_id: Option<Cow<'a, str>>,
+    /// `sessionContext.sessionIssuer.userName`.
+    pub issuer_user_name: Option<Cow<'a, str>>,
+}
+
+/// `insightDetails` of CloudTrail Insights events.
+#[derive(Debug, Default)]
+pub struct Insight<'a> {
+    pub event_name: Option<Cow<'a, str>>,
+    pub event_source: Option<Cow<'a, str>>,
+}
+
+/// Reads the fields of one record; `None` when the text is not a JSON object.
+pub fn read(text: &str) -> Option<Fields<'_>> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let Lenient(fields, is_object) = Lenient::<Fields>::deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    is_object.then_some(fields)
+}
+
+impl<'a> Fields<'a> {
+    /// `eventName`, else `insightDetails.eventName`.
+    pub fn event_name(&self) -> Option<&str> {
+        self.event_name
+            .as_deref()
+            .or(self.insight.event_name.as_deref())
+    }
+
+    /// `eventSource`, else `insightDetails.eventSource`.
+    pub fn event_source(&self) -> Option<&str> {
+        self.event_source
+            .as_deref()
+            .or(self.insight.event_source.as_deref())
+    }
+
+    /// `recipientAccountId`, else `userIdentity.accountId`.
+    pub fn account(&self) -> Option<&str> {
+        self.recipient_account_id
+            .as_deref()
+            .or(self.identity.account_id.as_deref())
+    }
+
+    /// The principal ("user") of a record, exactly as the spec says:
+    /// `userIdentity.userName` if non-empty; else, for `AssumedRole`,
+    /// `sessionContext.sessionIssuer.userName`; else `arn`; else
+    /// `principalId`; else `invokedBy`; else `(none)`.
+    pub fn principal(&self) -> &str {
+        let identity = &self.identity;
+        identity
+            .user_name
+            .as_deref()
+            .or_else(|| {
+                identity
+                    .issuer_user_name
+                    .as_deref()
+                    .filter(|_| self.is_assumed_role())
+            })
+            .or(identity.arn.as_deref())
+            .or(identity.principal_id.as_deref())
+            .or(identity.invoked_by.as_deref())
+            .unwrap_or(NO_PRINCIPAL)
+    }
+
+    /// The role session name of an `AssumedRole` identity: the last segment
+    /// of `arn` (`…:assumed-role/ROLE/SESSION`), else what follows `:` in
+    /// `principalId`.
+    pub fn session_name(&self) -> Option<&str> {
+        if !self.is_assumed_role() {
+            return None;
+        }
+        let identity = &self.identity;
+        let from_arn = identity
+            .arn
+            .as_deref()
+            .filter(|arn| arn.contains(":assumed-role/"))
+            .and_then(|arn| arn.rsplit('/').next());
+        from_arn
+            .or_else(|| {
+                identity
+                    .principal_id
+                    .as_deref()
+                    .and_then(|p| p.split_once(':').map(|(_, s)| s))
+            })
+            .filter(|s| !s.is_empty())
+    }
+
+    fn is_assumed_role(&self) -> bool {
+        self.identity.kind.as_deref() == Some("AssumedRole")
+    }
+}
+
+/// An object whose fields are read one by one; any other JSON value reads as
+/// the default (nothing present).
+trait ObjectFields<'de>: Default {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
+}
+
+/// Reads `T` from an object, or its default from anything else; the flag
+/// says whether it was an object.
+struct Lenient<T>(T, bool);
+
+impl<'de, T: ObjectFields<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LenientVisitor(PhantomData))
+    }
+}
+
+struct LenientVisitor<T>(PhantomData<T>);
+
+/// Visitor methods for every non-object value: each reads as `$absent`.
+macro_rules! absent_unless_object {
+    ($absent:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($absent)
+        }
+    };
+}
+
+impl<'de, T: ObjectFields<'de>> Visitor<'de> for LenientVisitor<T> {
+    type Value = Lenient<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    absent_unless_object!(Lenient(T::default(), false));
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Lenient(T::default(), false))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut value = T::default();
+        while let Some(Key(key)) = map.next_key()? {
+            value.field(&key, &mut map)?;
+        }
+        Ok(Lenient(value, true))
+    }
+}
+
+/// A string value, borrowed when it holds no escapes; empty strings and
+/// values of other types read as absent.
+struct Text<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            absent_unless_object!(Text(None));
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text((!v.is_empty()).then_some(Cow::Borrowed(v))))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text((!v.is_empty()).then(|| Cow::Owned(v.to_owned()))))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+        }
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+/// An object key, borrowed when it holds no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
+    Ok(map.next_value::<Text<'de>>()?.0)
+}
+
+fn object<'de, T: ObjectFields<'de>, A: MapAccess<'de>>(map: &mut A) -> Result<T, A::Error> {
+    Ok(map.next_value::<Lenient<T>>()?.0)
+}
+
+fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<IgnoredAny>().map(|_| ())
+}
+
+impl<'de> ObjectFields<'de> for Fields<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        // A repeated key counts once; its last value wins, as in a JSON map.
+        if !self.param_names.iter().any(|name| name == key) {
+            self.param_names.push(key.to_owned());
+        }
+        match key {
+            "eventID" => self.event_id = text(map)?,
+            "eventName" => self.event_name = text(map)?,
+            "eventSource" => self.event_source = text(map)?,
+            "eventTime" => self.event_time = text(map)?,
+            "awsRegion" => self.aws_region = text(map)?,
+            "recipientAccountId" => self.recipient_account_id = text(map)?,
+            "errorCode" => self.error_code = text(map)?,
+            "userIdentity" => self.identity = object(map)?,
+            "insightDetails" => self.insight = object(map)?,
+            "requestParameters" => {
+                let raw: &'de RawValue = map.next_value()?;
+                self.secret_sections.push(raw);
+                let mut keys = serde_json::Deserializer::from_str(raw.get());
+                let Lenient(RequestParameterNames(names), _) =
+                    Lenient::deserialize(&mut keys).map_err(de::Error::custom)?;
+                self.param_names
+                    .retain(|name| !name.starts_with("requestParameters."));
+                self.param_names.extend(names);
+            }
+            "responseElements" | "additionalEventData" => {
+                self.secret_sections.push(map.next_value()?);
+            }
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> ObjectFields<'de> for Identity<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "type" => self.kind = text(map)?,
+            "userName" => self.user_name = text(map)?,
+            "arn" => self.arn = text(map)?,
+            "principalId" => self.principal_id = text(map)?,
+            "invokedBy" => self.invoked_by = text(map)?,
+            "accountId" => self.account_id = text(map)?,
+            "sessionContext" => {
+                let SessionContext(issuer) = object(map)?;
+                self.issuer_user_name = issuer;
+            }
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+/// `sessionContext`, reduced to `sessionIssuer.userName`.
+#[derive(Default)]
+struct SessionContext<'a>(Option<Cow<'a, str>>);
+
+impl<'de> ObjectFields<'de> for SessionContext<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "sessionIssuer" => {
+                let SessionIssuer(user_name) = object(map)?;
+                self.0 = user_name;
+            }
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+/// `sessionIssuer`, reduced to `userName`.
+#[derive(Default)]
+struct SessionIssuer<'a>(Option<Cow<'a, str>>);
+
+impl<'de> ObjectFields<'de> for SessionIssuer<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "userName" => self.0 = text(map)?,
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+impl<'de> ObjectFields<'de> for Insight<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "eventName" => self.event_name = text(map)?,
+            "eventSource" => self.event_source = text(map)?,
+            _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+/// The keys of `requestParameters`, as `requestParameters.<key>`.
+#[derive(Default)]
+struct RequestParameterNames(Vec<String>);
+
+impl<'de> ObjectFields<'de> for RequestParameterNames {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        let name = format!("requestParameters.{key}");
+        if !self.0.contains(&name) {
+            self.0.push(name);
+        }
+        skip(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrows_plain_strings_and_unescapes_others() {
+        let f = read(r#"{"eventID":"a\"b","eventName":"Run","awsRegion":""}"#).unwrap();
+        assert_eq!(f.event_id.as_deref(), Some("a\"b"));
+        assert!(matches!(f.event_name, Some(Cow::Borrowed("Run"))));
+        assert_eq!(f.aws_region, None, "an empty string is absent");
+    }
+
+    #[test]
+    fn wrong_types_are_absent_and_nested_values_are_skipped() {
+        let f = read(
+            r#"{"eventID":{"x":[1,{"y":null}]},"eventName":[true,2.5,-3],"userIdentity":"x",
+                "insightDetails":{"eventName":7,"eventSource":"s"},"requestParameters":[1]}"#,
+        )
+        .unwrap();
+        assert_eq!(f.event_id, None);
+        assert_eq!(f.event_name(), None);
+        assert_eq!(f.event_source(), Some("s"));
+        assert_eq!(f.principal(), NO_PRINCIPAL);
+        assert_eq!(
+            f.param_names,
+            [
+                "eventID",
+                "eventName",
+                "userIdentity",
+                "insightDetails",
+                "requestParameters"
+            ]
+        );
+    }
+
+    #[test]
+    fn repeated_keys_count_once_and_the_last_value_wins() {
+        let f = read(
+            r#"{"eventName":"A","eventName":"B","requestParameters":{"k":1,"k":2},
+                "requestParameters":{"j":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(f.event_name(), Some("B"));
+        assert_eq!(
+            f.param_names,
+            ["eventName", "requestParameters", "requestParameters.j"]
+        );
+    }
+
+    #[test]
+    fn only_objects_are_records() {
+        for text in ["[1]", "\"x\"", "3", "null", "{", "{} {}"] {
+            assert!(read(text).is_none(), "{text}");
+        }
+    }
+}
