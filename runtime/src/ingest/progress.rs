@@ -74,6 +74,19 @@ impl fmt::Display for RunSummary {
             self.elapsed,
             self.events_stored as f64 / secs,
         )?;
+        if self.writes.requests > 0 {
+            let per_1000 = |n: f64| n * 1000.0 / (self.events_stored.max(1) as f64);
+            writeln!(
+                f,
+                "writes: {} requests, {} items, {} write units ({:.1} requests and {:.0} write units per 1,000 events), {} retried",
+                self.writes.requests,
+                self.writes.items,
+                self.writes.billed_write_units,
+                per_1000(self.writes.requests as f64),
+                per_1000(self.writes.billed_write_units as f64),
+                self.writes.retries,
+            )?;
+        }
         for (source, reason) in &self.failures {
             writeln!(f, "  failed: {source}: {reason}")?;
         }
