@@ -135,10 +135,46 @@ pub async fn open_s3_object(
     key: &str,
 ) -> Result<impl Read + Send + 'static, OpenFailure> {
     match s3.get_object().bucket(bucket).key(key).send().await {
-        Ok(output) => Ok(tokio_util::io::SyncIoBridge::new(
-            output.body.into_async_read(),
-        )),
+        Ok(output) => Ok(WholeBody {
+            inner: tokio_util::io::SyncIoBridge::new(output.body.into_async_read()),
+            read: 0,
+            expected: output.content_length.and_then(|n| u64::try_from(n).ok()),
+        }),
         Err(error) => Err(open_failure(&error)),
+    }
+}
+
+/// An object's body that fails, rather than ends, when the connection closes
+/// before `Content-Length` bytes arrived: a cut body is a network failure to
+/// retry, not a corrupt file. Read errors carry their whole cause chain.
+struct WholeBody<R> {
+    inner: R,
+    read: u64,
+    expected: Option<u64>,
+}
+
+impl<R: Read> Read for WholeBody<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(0) if !buf.is_empty() && self.expected.is_some_and(|n| self.read < n) => {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the connection closed after {} of {} bytes",
+                        self.read,
+                        self.expected.unwrap_or_default()
+                    ),
+                ))
+            }
+            Ok(n) => {
+                self.read += n as u64;
+                Ok(n)
+            }
+            Err(error) => Err(std::io::Error::new(
+                error.kind(),
+                crate::aws::error_chain(&error),
+            )),
+        }
     }
 }
 
@@ -173,5 +209,30 @@ fn open_failure<R: std::fmt::Debug>(
             reason: format!("GetObject failed: {code}: {message}"),
             retry: true,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(body: &[u8], expected: Option<u64>) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        WholeBody {
+            inner: body,
+            read: 0,
+            expected,
+        }
+        .read_to_end(&mut out)
+        .map(|_| out)
+    }
+
+    #[test]
+    fn a_body_shorter_than_its_content_length_is_a_read_error() {
+        assert_eq!(read_all(b"hello", Some(5)).unwrap(), b"hello");
+        assert_eq!(read_all(b"hello", None).unwrap(), b"hello");
+        let error = read_all(b"hello", Some(9)).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(error.to_string().contains("after 5 of 9 bytes"), "{error}");
     }
 }
