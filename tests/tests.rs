@@ -15,6 +15,7 @@ mod backfill;
 mod deploy;
 mod facts;
 mod ingest;
+mod ingest_faults;
 mod properties;
 mod schema;
 mod serve;

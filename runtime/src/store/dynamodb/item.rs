@@ -119,19 +119,47 @@ pub fn item_to_event(item: &Item) -> Result<EventItem, String> {
     })
 }
 
-/// The size DynamoDB bills an item at: names plus values, in bytes.
+/// The size DynamoDB bills an item at, in bytes: for every attribute, the
+/// UTF-8 length of its name plus the size of its value (see [`value_size`]).
+/// Reads are billed on it too (per 4 KB), writes per 1 KB.
 pub fn billed_size(item: &Item) -> usize {
     item.iter()
-        .map(|(name, value)| {
-            name.len()
-                + match value {
-                    AttributeValue::S(s) => s.len(),
-                    AttributeValue::N(n) => n.len().div_ceil(2) + 1,
-                    AttributeValue::B(b) => b.as_ref().len(),
-                    _ => 8,
-                }
-        })
+        .map(|(name, value)| name.len() + value_size(value))
         .sum()
+}
+
+/// The size of one attribute value by DynamoDB's item-size rules: strings
+/// their UTF-8 length, binaries their length, numbers 1 byte per two
+/// significant digits plus 1, booleans and nulls 1 byte, lists and maps 3
+/// bytes plus 1 per element (and the element's name, for maps), sets the sum
+/// of their members.
+pub fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => number_size(n),
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+        AttributeValue::Ns(set) => set.iter().map(|n| number_size(n)).sum(),
+        AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+        _ => 0,
+    }
+}
+
+/// A number's size: leading and trailing zeros (and the sign, point and
+/// exponent) do not count; 1 byte per two significant digits, plus 1.
+fn number_size(number: &str) -> usize {
+    let mantissa = number.split(['e', 'E']).next().unwrap_or_default();
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let significant = digits.trim_start_matches('0').trim_end_matches('0');
+    significant.len().div_ceil(2) + 1
 }
 
 /// Write units DynamoDB bills for putting `item`: one per started KB, for the
@@ -176,5 +204,42 @@ mod tests {
             billed_size(&item)
         );
         assert_eq!(billed_write_units(&item), 3, "table + two indexes");
+    }
+
+    #[test]
+    fn item_size_follows_dynamodbs_rules() {
+        let item = Item::from([
+            ("pk".to_owned(), AttributeValue::S("E#é".into())), // 2 + 4 (é is 2 bytes)
+            ("rec".to_owned(), AttributeValue::B(Blob::new(vec![0; 100]))), // 3 + 100
+            ("ttl".to_owned(), AttributeValue::N("1735689600".into())), // 3 + 8 digits: 4 + 1
+        ]);
+        assert_eq!(billed_size(&item), 6 + 103 + 8);
+        assert_eq!(value_size(&AttributeValue::N("0".into())), 1);
+        assert_eq!(
+            value_size(&AttributeValue::N("-12.50".into())),
+            3,
+            "3 digits: 2 + 1"
+        );
+        assert_eq!(value_size(&AttributeValue::N("00123".into())), 3);
+        assert_eq!(value_size(&AttributeValue::Bool(true)), 1);
+        assert_eq!(value_size(&AttributeValue::Null(true)), 1);
+        assert_eq!(
+            value_size(&AttributeValue::L(vec![
+                AttributeValue::S("ab".into()),
+                AttributeValue::Bool(false)
+            ])),
+            3 + (1 + 2) + (1 + 1)
+        );
+        assert_eq!(
+            value_size(&AttributeValue::M(HashMap::from([(
+                "key".to_owned(),
+                AttributeValue::S("value".into())
+            )]))),
+            3 + 1 + 3 + 5
+        );
+        assert_eq!(
+            value_size(&AttributeValue::Ss(vec!["a".into(), "bcd".into()])),
+            4
+        );
     }
 }
