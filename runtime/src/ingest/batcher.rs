@@ -88,15 +88,9 @@ async fn run(store: Arc<dyn EventStore>, mut receiver: mpsc::Receiver<Job>, flus
             .flat_map(|j| std::mem::take(&mut j.events))
             .collect();
         let deadline = jobs.iter().filter_map(|j| j.deadline).min();
-        let result = async {
-            let mut stats = WriteStats::default();
-            if !catalog.is_empty() {
-                stats += store.put_catalog(&catalog, deadline).await?;
-            }
-            stats += store.put_events(&events, deadline).await?;
-            Ok::<WriteStats, StoreError>(stats)
-        }
-        .await;
+        let result = store
+            .put_catalog_and_events(&catalog, &events, deadline)
+            .await;
         // The whole batch's cost is reported once (to the first caller), so sums stay right.
         let mut first = true;
         for job in jobs {

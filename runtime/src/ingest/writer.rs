@@ -221,12 +221,9 @@ impl Ingestor {
         let stats = match &self.batcher {
             Some(batcher) => batcher.write(entries.clone(), events, deadline).await?,
             None => {
-                let mut stats = WriteStats::default();
-                if !entries.is_empty() {
-                    stats += self.store.put_catalog(&entries, deadline).await?;
-                }
-                stats += self.store.put_events(&events, deadline).await?;
-                stats
+                self.store
+                    .put_catalog_and_events(&entries, &events, deadline)
+                    .await?
             }
         };
         self.known

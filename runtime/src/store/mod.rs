@@ -186,6 +186,24 @@ pub trait EventStore: Send + Sync {
         deadline: Option<Instant>,
     ) -> Result<WriteStats, StoreError>;
 
+    /// Writes catalog entries and then the events they make reachable. No
+    /// event is written before its entries; a store may send the last
+    /// entries and the first events in the same request (DynamoDB does, so a
+    /// write leaves at most one partly filled request).
+    async fn put_catalog_and_events(
+        &self,
+        entries: &[CatalogEntry],
+        events: &[EventItem],
+        deadline: Option<Instant>,
+    ) -> Result<WriteStats, StoreError> {
+        let mut stats = WriteStats::default();
+        if !entries.is_empty() {
+            stats += self.put_catalog(entries, deadline).await?;
+        }
+        stats += self.put_events(events, deadline).await?;
+        Ok(stats)
+    }
+
     /// One event by `eventID`.
     async fn get_event(&self, event_id: &str) -> Result<Option<EventItem>, StoreError>;
 

@@ -234,6 +234,26 @@ impl EventStore for DynamoStore {
         batch::put_all(&self.client, &self.table, items, deadline).await
     }
 
+    async fn put_catalog_and_events(
+        &self,
+        entries: &[CatalogEntry],
+        events: &[EventItem],
+        deadline: Option<Instant>,
+    ) -> Result<WriteStats, StoreError> {
+        // The entries first, with the first events filling their last request;
+        // the rest of the events once those are in.
+        let mut first: Vec<item::Item> = entries.iter().map(item::catalog_to_item).collect();
+        let fill = (batch::MAX_BATCH - first.len() % batch::MAX_BATCH) % batch::MAX_BATCH;
+        let (with_entries, rest) = events.split_at(fill.min(events.len()));
+        first.extend(with_entries.iter().map(item::event_to_item));
+        let mut stats = batch::put_all(&self.client, &self.table, first, deadline).await?;
+        if !rest.is_empty() {
+            let rest = rest.iter().map(item::event_to_item).collect();
+            stats += batch::put_all(&self.client, &self.table, rest, deadline).await?;
+        }
+        Ok(stats)
+    }
+
     async fn get_event(&self, event_id: &str) -> Result<Option<EventItem>, StoreError> {
         let output = self
             .client
@@ -637,5 +657,62 @@ mod tests {
         );
         assert_eq!(stats.read_units, 28.0);
         assert_eq!(stats.reported_units, 2.0, "what moto would have said");
+    }
+
+    #[tokio::test]
+    async fn entries_then_events_fill_requests_and_entries_go_first() {
+        use aws_sdk_dynamodb::operation::batch_write_item::{
+            BatchWriteItemInput, BatchWriteItemOutput,
+        };
+        use std::sync::{Arc, Mutex};
+        let seen: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+        let record = Arc::clone(&seen);
+        let rule = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+            .match_requests(move |input: &BatchWriteItemInput| {
+                let keys = input
+                    .request_items()
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                    .flatten()
+                    .filter_map(|w| w.put_request())
+                    .filter_map(|p| p.item().get(schema::PK))
+                    .filter_map(|v| v.as_s().ok().cloned())
+                    .collect();
+                record.lock().unwrap().push(keys);
+                true
+            })
+            .then_output(|| BatchWriteItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule]);
+        let store = DynamoStore::new(client, "t");
+        let entries: Vec<CatalogEntry> = (0..3)
+            .map(|i| CatalogEntry {
+                kind: CatalogKind::User,
+                value: format!("u{i}"),
+            })
+            .collect();
+        let events: Vec<EventItem> = (0..30)
+            .map(|i| {
+                let text = format!(r#"{{"eventID":"e{i}","eventTime":"2024-01-01T00:00:00Z"}}"#);
+                let raw = serde_json::value::RawValue::from_string(text).unwrap();
+                EventItem::from_record(crate::cloudtrail::Record::from_raw(&raw).unwrap(), 0)
+            })
+            .collect();
+        let stats = store
+            .put_catalog_and_events(&entries, &events, None)
+            .await
+            .expect("written");
+        assert_eq!(
+            (stats.requests, stats.items),
+            (2, 33),
+            "25 + 8, not 3 + 25 + 5"
+        );
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].len(), 25);
+        assert_eq!(
+            seen[0].iter().filter(|k| k.starts_with("C#")).count(),
+            3,
+            "the entries are in the first request"
+        );
+        assert!(seen[1].iter().all(|k| k.starts_with("E#")));
     }
 }
