@@ -102,9 +102,38 @@ pub struct CorruptRecord {
     pub reason: String,
 }
 
+/// Longest value tracker puts into a key (eventID, principal, service,
+/// catalog values). DynamoDB refuses a partition key over 2,048 bytes, a sort
+/// key over 1,024 and an empty key; one such item fails its whole request,
+/// and so the whole file, forever. Real CloudTrail values are far shorter.
+pub const MAX_KEY_VALUE_BYTES: usize = 512;
+
+/// `value` if it fits in a key; else its first bytes (cut on a character
+/// boundary) and `#` and a hash of the whole value, so distinct long values
+/// stay distinct and the same value always maps to the same key.
+pub fn key_safe(value: String) -> String {
+    if value.len() <= MAX_KEY_VALUE_BYTES {
+        return value;
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(value.as_bytes());
+    let hash: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let mut cut = MAX_KEY_VALUE_BYTES - hash.len() - 1;
+    while !value.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}#{hash}", &value[..cut])
+}
+
 impl EventItem {
     /// Builds the stored form of a record. `retention_days == 0` keeps it forever.
+    /// Values that go into keys are made [`key_safe`].
     pub fn from_record(record: Record, retention_days: u32) -> EventItem {
+        let record = Record {
+            event_id: key_safe(record.event_id),
+            principal: key_safe(record.principal),
+            ..record
+        };
         let sort_key = record
             .instant
             .map(|t| format!("{}#{}", time::sortable(&t), record.event_id));
@@ -113,12 +142,14 @@ impl EventItem {
             let base = record.instant.unwrap_or_else(chrono::Utc::now);
             base.timestamp() + i64::from(retention_days) * 86_400
         });
-        let service = record
-            .event_source
-            .as_deref()
-            .map(service_name)
-            .unwrap_or(NO_SERVICE)
-            .to_owned();
+        let service = key_safe(
+            record
+                .event_source
+                .as_deref()
+                .map(service_name)
+                .unwrap_or(NO_SERVICE)
+                .to_owned(),
+        );
         EventItem {
             record: compress(record.json.as_bytes()),
             event_id: record.event_id,
@@ -290,6 +321,30 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
     use serde_json::value::RawValue;
+
+    #[test]
+    fn values_too_long_for_a_key_are_cut_and_hashed() {
+        assert_eq!(key_safe("alice".into()), "alice");
+        let long = "é".repeat(400);
+        let safe = key_safe(long.clone());
+        assert!(safe.len() <= MAX_KEY_VALUE_BYTES, "{}", safe.len());
+        assert_eq!(safe, key_safe(long.clone()), "stable");
+        assert_ne!(
+            safe,
+            key_safe(format!("{long}x")),
+            "distinct values stay distinct"
+        );
+        let text = format!(
+            r#"{{"eventID":"{}","eventTime":"2024-01-02T03:04:05Z","userIdentity":{{"userName":"{}"}}}}"#,
+            "i".repeat(3000),
+            "u".repeat(3000)
+        );
+        let record = Record::from_raw(&RawValue::from_string(text).unwrap()).unwrap();
+        let item = EventItem::from_record(record, 0);
+        assert!(item.event_id.len() <= MAX_KEY_VALUE_BYTES);
+        assert!(item.principal.len() <= MAX_KEY_VALUE_BYTES);
+        assert!(item.sort_key.unwrap().len() < 1024);
+    }
 
     #[test]
     fn round_trips_the_record_and_builds_keys() {

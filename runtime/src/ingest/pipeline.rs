@@ -6,7 +6,7 @@ use std::io::Read;
 
 use crate::cloudtrail::logfile::LogShape;
 use crate::cloudtrail::{LogReadError, Record, read_log_records};
-use crate::event::EventItem;
+use crate::event::{EventItem, key_safe};
 use crate::store::{CatalogEntry, CatalogKind};
 
 /// Case-insensitive `eventName` prefixes whose events are not stored.
@@ -142,10 +142,16 @@ impl Pipeline {
                 value: format!("{month}#{}", event.service),
             });
         }
-        catalog.extend(names.into_iter().map(|value| CatalogEntry {
-            kind: CatalogKind::Param,
-            value,
-        }));
+        // An empty field name cannot be a key (nor be asked for).
+        catalog.extend(
+            names
+                .into_iter()
+                .filter(|name| !name.is_empty())
+                .map(|value| CatalogEntry {
+                    kind: CatalogKind::Param,
+                    value: key_safe(value),
+                }),
+        );
         Prepared { event, catalog }
     }
 }
@@ -197,6 +203,31 @@ mod tests {
         assert!(values.contains(&(CatalogKind::Bucket, "2024-01#ec2")));
         assert!(values.contains(&(CatalogKind::Param, "requestParameters.instanceType")));
         assert!(values.contains(&(CatalogKind::User, "(none)")));
+    }
+
+    #[test]
+    fn every_catalog_value_fits_in_a_key() {
+        // Found by fuzzing: a record with an empty field name made an empty
+        // catalog key, which DynamoDB refuses, failing the file forever.
+        let long = "k".repeat(2000);
+        let doc = format!(
+            r#"{{"Records":[{{"eventID":"1","":"x","{long}":1,"requestParameters":{{"":1,"{long}":2}}}}]}}"#
+        );
+        let mut kept = Vec::new();
+        let (_, result) = Pipeline::default().read(doc.as_bytes(), |p| kept.push(p));
+        assert!(result.is_ok());
+        for entry in &kept[0].catalog {
+            assert!(
+                !entry.value.is_empty() && entry.value.len() <= crate::event::MAX_KEY_VALUE_BYTES,
+                "{entry:?}"
+            );
+        }
+        assert!(
+            kept[0]
+                .catalog
+                .iter()
+                .any(|e| e.value == "requestParameters.")
+        );
     }
 
     #[test]
