@@ -17,6 +17,7 @@ mod facts;
 mod ingest;
 mod ingest_faults;
 mod properties;
+mod read_units;
 mod schema;
 mod serve;
 mod support;
