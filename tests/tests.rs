@@ -14,6 +14,7 @@ mod api;
 mod backfill;
 mod deploy;
 mod facts;
+mod fuzz_regressions;
 mod ingest;
 mod ingest_faults;
 mod properties;

@@ -142,11 +142,13 @@ impl EventItem {
             let base = record.instant.unwrap_or_else(chrono::Utc::now);
             base.timestamp() + i64::from(retention_days) * 86_400
         });
+        // `.amazonaws.com` alone names no service: `(none)`, never an empty key.
         let service = key_safe(
             record
                 .event_source
                 .as_deref()
                 .map(service_name)
+                .filter(|name| !name.is_empty())
                 .unwrap_or(NO_SERVICE)
                 .to_owned(),
         );

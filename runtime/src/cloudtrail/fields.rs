@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::record::NO_PRINCIPAL;
@@ -28,8 +28,9 @@ pub struct Fields<'a> {
     /// (`requestParameters`, `responseElements`, `additionalEventData`).
     pub secret_sections: Vec<&'a RawValue>,
     /// The top-level field names, then `requestParameters.<key>` for each
-    /// request parameter.
-    pub param_names: Vec<String>,
+    /// request parameter (see [`Fields::param_names`]).
+    top_level_names: Vec<String>,
+    request_parameter_names: Vec<String>,
 }
 
 /// `userIdentity`, as far as the principal rule needs it.
@@ -52,15 +53,44 @@ pub struct Insight<'a> {
     pub event_source: Option<Cow<'a, str>>,
 }
 
-/// Reads the fields of one record; `None` when the text is not a JSON object.
-pub fn read(text: &str) -> Option<Fields<'_>> {
+/// Why a record's fields could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadError {
+    NotAnObject,
+    /// Well-formed on the surface, but not text serde_json can read whole
+    /// (a number out of range, a lone UTF-16 surrogate): such a record could
+    /// be neither redacted nor filtered later, so it is not stored.
+    Unreadable(String),
+}
+
+/// Reads the fields of one record. Every value is checked as it is skipped
+/// (numbers in range, escapes valid), so what is stored always reads back.
+pub fn read(text: &str) -> Result<Fields<'_>, ReadError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let Lenient(fields, is_object) = Lenient::<Fields>::deserialize(&mut deserializer).ok()?;
-    deserializer.end().ok()?;
-    is_object.then_some(fields)
+    let Lenient(fields, is_object) = Lenient::<Fields>::deserialize(&mut deserializer)
+        .map_err(|e| ReadError::Unreadable(e.to_string()))?;
+    deserializer
+        .end()
+        .map_err(|e| ReadError::Unreadable(e.to_string()))?;
+    if !is_object {
+        return Err(ReadError::NotAnObject);
+    }
+    Ok(fields)
 }
 
 impl<'a> Fields<'a> {
+    /// Names usable in `param`: the top-level field names, then
+    /// `requestParameters.<key>` for each request parameter, each once.
+    pub fn param_names(&self) -> Vec<String> {
+        let mut names = self.top_level_names.clone();
+        for name in &self.request_parameter_names {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
     /// `eventName`, else `insightDetails.eventName`.
     pub fn event_name(&self) -> Option<&str> {
         self.event_name
@@ -168,7 +198,7 @@ macro_rules! absent_unless_object {
             Ok($absent)
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            while seq.next_element::<Checked>()?.is_some() {}
             Ok($absent)
         }
     };
@@ -221,7 +251,7 @@ impl<'de> Deserialize<'de> for Text<'de> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                while map.next_entry::<Key, Checked>()?.is_some() {}
                 Ok(Text(None))
             }
         }
@@ -263,14 +293,51 @@ fn object<'de, T: ObjectFields<'de>, A: MapAccess<'de>>(map: &mut A) -> Result<T
 }
 
 fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
-    map.next_value::<IgnoredAny>().map(|_| ())
+    map.next_value::<Checked>().map(|_| ())
+}
+
+/// Any JSON value, read to check it and thrown away. Unlike `IgnoredAny`
+/// (which serde_json skips without looking), numbers must be in range and
+/// strings must decode, as they must for the record to be read back later.
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CheckedVisitor;
+        impl<'de> Visitor<'de> for CheckedVisitor {
+            type Value = Checked;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            absent_unless_object!(Checked);
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Checked)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<Key, Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+        }
+        deserializer.deserialize_any(CheckedVisitor)
+    }
+}
+
+/// A section kept as raw text, checked like [`Checked`].
+fn checked_raw<'de, A: MapAccess<'de>>(map: &mut A) -> Result<&'de RawValue, A::Error> {
+    let raw: &'de RawValue = map.next_value()?;
+    serde_json::from_str::<Checked>(raw.get()).map_err(de::Error::custom)?;
+    Ok(raw)
 }
 
 impl<'de> ObjectFields<'de> for Fields<'de> {
     fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         // A repeated key counts once; its last value wins, as in a JSON map.
-        if !self.param_names.iter().any(|name| name == key) {
-            self.param_names.push(key.to_owned());
+        if !self.top_level_names.iter().any(|name| name == key) {
+            self.top_level_names.push(key.to_owned());
         }
         match key {
             "eventID" => self.event_id = text(map)?,
@@ -285,15 +352,14 @@ impl<'de> ObjectFields<'de> for Fields<'de> {
             "requestParameters" => {
                 let raw: &'de RawValue = map.next_value()?;
                 self.secret_sections.push(raw);
+                // Reading the keys checks the values too.
                 let mut keys = serde_json::Deserializer::from_str(raw.get());
                 let Lenient(RequestParameterNames(names), _) =
                     Lenient::deserialize(&mut keys).map_err(de::Error::custom)?;
-                self.param_names
-                    .retain(|name| !name.starts_with("requestParameters."));
-                self.param_names.extend(names);
+                self.request_parameter_names = names;
             }
             "responseElements" | "additionalEventData" => {
-                self.secret_sections.push(map.next_value()?);
+                self.secret_sections.push(checked_raw(map)?);
             }
             _ => skip(map)?,
         }
@@ -400,7 +466,7 @@ mod tests {
         assert_eq!(f.event_source(), Some("s"));
         assert_eq!(f.principal(), NO_PRINCIPAL);
         assert_eq!(
-            f.param_names,
+            f.param_names(),
             [
                 "eventID",
                 "eventName",
@@ -420,15 +486,41 @@ mod tests {
         .unwrap();
         assert_eq!(f.event_name(), Some("B"));
         assert_eq!(
-            f.param_names,
+            f.param_names(),
             ["eventName", "requestParameters", "requestParameters.j"]
         );
     }
 
     #[test]
     fn only_objects_are_records() {
-        for text in ["[1]", "\"x\"", "3", "null", "{", "{} {}"] {
-            assert!(read(text).is_none(), "{text}");
+        for text in ["[1]", "\"x\"", "3", "null"] {
+            assert_eq!(read(text).err(), Some(ReadError::NotAnObject), "{text}");
         }
+        for text in ["{", "{} {}"] {
+            assert!(
+                matches!(read(text), Err(ReadError::Unreadable(_))),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_that_would_not_read_back_make_the_record_unreadable() {
+        // Found by fuzzing: serde_json skips these without looking, but
+        // cannot read them into a value (to redact, or to filter on).
+        for text in [
+            r#"{"n":1e999}"#,
+            r#"{"a":["\udc00"]}"#,
+            r#"{"responseElements":{"n":-1e400}}"#,
+            r#"{"additionalEventData":"\ud800"}"#,
+            r#"{"requestParameters":{"k":{"x":1e400}}}"#,
+            r#"{"userIdentity":{"\udc00":1}}"#,
+        ] {
+            assert!(
+                matches!(read(text), Err(ReadError::Unreadable(_))),
+                "{text}"
+            );
+        }
+        assert!(read(r#"{"n":1e300,"s":"\u00e9\ud83d\ude00"}"#).is_ok());
     }
 }

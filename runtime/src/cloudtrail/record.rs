@@ -25,6 +25,9 @@ pub const NO_PRINCIPAL: &str = "(none)";
 pub enum RecordError {
     #[error("record is not a JSON object")]
     NotAnObject,
+    /// It could not be read back once stored (nor redacted, nor filtered).
+    #[error("record cannot be read as JSON ({0}); it is not stored")]
+    Unreadable(String),
 }
 
 /// The facts tracker keeps about one record.
@@ -59,13 +62,19 @@ impl Record {
     /// Extracts a record from its raw JSON text.
     pub fn from_raw(raw: &RawValue) -> Result<Record, RecordError> {
         let text = raw.get();
-        let fields = fields::read(text).ok_or(RecordError::NotAnObject)?;
+        let fields = fields::read(text).map_err(|e| match e {
+            fields::ReadError::NotAnObject => RecordError::NotAnObject,
+            fields::ReadError::Unreadable(reason) => RecordError::Unreadable(reason),
+        })?;
         let json = if fields
             .secret_sections
             .iter()
             .any(|section| redact::may_hold_secrets(section.get()))
         {
-            redact::redacted_text(text).unwrap_or_else(|| text.to_owned())
+            // Never store a record that may hold a secret unredacted.
+            redact::redacted_text(text)
+                .map_err(|e| RecordError::Unreadable(e.to_string()))?
+                .unwrap_or_else(|| text.to_owned())
         } else {
             text.to_owned()
         };
@@ -89,7 +98,7 @@ impl Record {
             account: fields.account().map(str::to_owned),
             session_name: fields.session_name().map(str::to_owned),
             error_code: owned(&fields.error_code),
-            param_names: fields.param_names,
+            param_names: fields.param_names(),
             json,
         }
     }

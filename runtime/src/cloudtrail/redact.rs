@@ -54,11 +54,11 @@ pub fn may_hold_secrets(text: &str) -> bool {
     }
 }
 
-/// The record text with its secrets replaced, or `None` when it holds none
-/// (or is not JSON).
-pub fn redacted_text(text: &str) -> Option<String> {
-    let mut value: Value = serde_json::from_str(text).ok()?;
-    redact(&mut value).then(|| value.to_string())
+/// The record text with its secrets replaced, or `None` when it holds none;
+/// an error when it cannot be read as JSON (then it must not be stored).
+pub fn redacted_text(text: &str) -> Result<Option<String>, serde_json::Error> {
+    let mut value: Value = serde_json::from_str(text)?;
+    Ok(redact(&mut value).then(|| value.to_string()))
 }
 
 /// Replaces secret values in `record` in place; returns whether anything changed.
@@ -121,10 +121,11 @@ mod tests {
         assert!(!may_hold_secrets(r#"{"eventName":"GetObject"}"#));
         let text = r#"{"responseElements":{"credentials":{"sessionToken":"tok"}}}"#;
         assert_eq!(
-            redacted_text(text).as_deref(),
+            redacted_text(text).unwrap().as_deref(),
             Some(r#"{"responseElements":{"credentials":{"sessionToken":"REDACTED-BY-TRACKER"}}}"#)
         );
-        assert_eq!(redacted_text(r#"{"userAgent":"password"}"#), None);
+        assert_eq!(redacted_text(r#"{"userAgent":"password"}"#).unwrap(), None);
+        assert!(redacted_text(r#"{"password":1e999}"#).is_err());
         assert!(redact(&mut r));
         assert_eq!(
             r["responseElements"]["credentials"]["sessionToken"],

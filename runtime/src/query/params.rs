@@ -186,7 +186,17 @@ pub fn parse_event_query(
         after: None,
     };
     if let Some(text) = single("nextToken")? {
-        query.after = Some(token::decode(text, &fingerprint(&query))?);
+        let after = token::decode(text, &fingerprint(&query))?;
+        // A token this API issued resumes inside its window; the fingerprint
+        // is no secret, so a forged one may not, and DynamoDB answers a range
+        // read from outside the window (an empty bound, or bounds reversed)
+        // with a ValidationException: refused here as the client's mistake.
+        if !(time::sortable(&query.from) <= after && after < time::sortable(&query.to)) {
+            return Err(BadRequest(
+                "`nextToken` does not point inside this query's window: repeat the same route, from, to and filters, or drop the token".into(),
+            ));
+        }
+        query.after = Some(after);
     }
     Ok(query)
 }
@@ -370,9 +380,39 @@ mod tests {
         assert_eq!(q.filters.event_names, ["RunInstances", "StartInstances"]);
         assert!(q.count);
         assert_eq!(q.limit, 5);
-        let token = token::encode("x", &fingerprint(&q));
+        let position = "2024-03-05T00:00:00.000000Z#e";
+        let token = token::encode(position, &fingerprint(&q));
         let again = parse(&format!("params=['instanceType','eventSource']&value=t2.micro,ec2.amazonaws.com&eventName=RunInstances,StartInstances&nextToken={token}")).unwrap();
-        assert_eq!(again.after.as_deref(), Some("x"));
+        assert_eq!(again.after.as_deref(), Some(position));
+    }
+
+    #[test]
+    fn a_forged_token_outside_the_window_is_refused() {
+        // Found by fuzzing (fuzz/README.md): the fingerprint is no secret, and
+        // DynamoDB refuses an empty or reversed range bound (a 500).
+        let q = parse("from=2024-01-01&to=2024-01-02").unwrap();
+        for position in [
+            "",
+            "x",
+            "2023-12-31T23:59:59.999999Z#e",
+            // `to` names a whole day: the window ends at the next midnight.
+            "2024-01-03T00:00:00.000000Z",
+            "2024-01-03T00:00:00.000000Z#e",
+        ] {
+            let token = token::encode(position, &fingerprint(&q));
+            let error = parse(&format!("from=2024-01-01&to=2024-01-02&nextToken={token}"))
+                .expect_err(position);
+            assert!(error.0.contains("window"), "{position:?}: {}", error.0);
+        }
+        for position in [
+            "2024-01-01T00:00:00.000000Z",
+            "2024-01-01T00:00:00.000000Z#e",
+            "2024-01-02T23:59:59.999999Z#e",
+        ] {
+            let token = token::encode(position, &fingerprint(&q));
+            let q = parse(&format!("from=2024-01-01&to=2024-01-02&nextToken={token}")).unwrap();
+            assert_eq!(q.after.as_deref(), Some(position));
+        }
     }
 
     #[test]
