@@ -72,9 +72,16 @@ async fn f3_a_forged_page_position_is_a_400_not_a_500() {
             let forged = token::encode(position, &fingerprint(&query));
             let (status, _, body) = get(&app, &format!("{base}&nextToken={forged}")).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{position:?}: {body}");
-            assert!(body["error"].as_str().is_some_and(|e| e.contains("window")), "{body}");
+            assert!(
+                body["error"].as_str().is_some_and(|e| e.contains("window")),
+                "{body}"
+            );
         }
-        assert_eq!(all_pages(&app, base).await.len(), 3, "issued tokens still page");
+        assert_eq!(
+            all_pages(&app, base).await.len(),
+            3,
+            "issued tokens still page"
+        );
     }
 }
 
@@ -93,9 +100,14 @@ fn f2_a_record_serde_json_cannot_read_is_not_stored_with_its_secrets() {
     ] {
         let raw = RawValue::from_string(text.to_owned()).expect("valid JSON syntax");
         if let Ok(record) = Record::from_raw(&raw) {
-            assert!(!record.json.contains("SECRET"), "stored unredacted: {}", record.json);
-            serde_json::from_str::<Value>(&record.json)
-                .unwrap_or_else(|e| panic!("stored text does not read back ({e}): {}", record.json));
+            assert!(
+                !record.json.contains("SECRET"),
+                "stored unredacted: {}",
+                record.json
+            );
+            serde_json::from_str::<Value>(&record.json).unwrap_or_else(|e| {
+                panic!("stored text does not read back ({e}): {}", record.json)
+            });
         }
     }
 }
@@ -120,7 +132,11 @@ async fn f2_a_param_filter_over_such_a_record_is_not_a_500() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body.as_array().map(Vec::len), Some(1), "f2-good only: {body}");
+    assert_eq!(
+        body.as_array().map(Vec::len),
+        Some(1),
+        "f2-good only: {body}"
+    );
 }
 
 /// F1: DynamoDB refuses an empty key attribute, a partition key over 2048
@@ -143,7 +159,13 @@ fn f1_records() -> Vec<String> {
 
 fn assert_dynamodb_accepts(items: &[tracker_runtime::store::dynamodb::item::Item]) {
     for item in items {
-        for (name, max) in [("pk", 2048), ("sk", 1024), ("upk", 2048), ("tpk", 2048), ("tsk", 1024)] {
+        for (name, max) in [
+            ("pk", 2048),
+            ("sk", 1024),
+            ("upk", 2048),
+            ("tpk", 2048),
+            ("tsk", 1024),
+        ] {
             if let Some(value) = item.get(name) {
                 let value = value.as_s().expect("keys are strings");
                 assert!(
@@ -178,7 +200,9 @@ async fn f1_records_dynamodb_cannot_key_do_not_fail_their_file() {
     assert_eq!(report.outcome, FileOutcome::Ingested, "{report:?}");
     let app = router(ApiState::new(store));
     assert_eq!(
-        all_pages(&app, "/scan?from=2024-05-01&to=2024-05-01").await.len(),
+        all_pages(&app, "/scan?from=2024-05-01&to=2024-05-01")
+            .await
+            .len(),
         5
     );
 }
@@ -187,7 +211,10 @@ async fn f1_records_dynamodb_cannot_key_do_not_fail_their_file() {
 /// (`.amazonaws.com`) makes the service `""`, an empty `/services` key.
 #[test]
 fn f1b_an_event_source_of_only_the_suffix_makes_no_empty_key() {
-    let body = log(&[r#"{"eventID":"f1b","eventSource":".amazonaws.com","eventTime":"2024-05-01T10:00:00Z"}"#.to_owned()]);
+    let body = log(&[
+        r#"{"eventID":"f1b","eventSource":".amazonaws.com","eventTime":"2024-05-01T10:00:00Z"}"#
+            .to_owned(),
+    ]);
     assert_dynamodb_accepts(&pipeline_items(&body));
 }
 
@@ -206,7 +233,12 @@ fn f4_parameter_names_do_not_depend_on_field_order() {
         names.sort();
         assert_eq!(
             names,
-            ["eventID", "requestParameters", "requestParameters.a", "requestParameters.b"],
+            [
+                "eventID",
+                "requestParameters",
+                "requestParameters.a",
+                "requestParameters.b"
+            ],
             "{text}"
         );
     }
