@@ -34,8 +34,8 @@ mod common;
 use std::io::Write;
 
 use libfuzzer_sys::fuzz_target;
-use serde_json::value::RawValue;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tracker_runtime::cloudtrail::logfile::LogShape;
 use tracker_runtime::cloudtrail::redact::REDACTED;
 use tracker_runtime::cloudtrail::{Record, read_log_records};
@@ -46,7 +46,6 @@ use tracker_runtime::store::dynamodb::item::{
     Item, billed_size, catalog_to_item, event_to_item, item_to_event,
 };
 use tracker_runtime::store::dynamodb::schema::{PK, PRINCIPAL_PK, SK, TIME_PK, TIME_SK};
-
 
 fuzz_target!(|data: &[u8]| {
     let pipeline = Pipeline::default();
@@ -80,8 +79,7 @@ fuzz_target!(|data: &[u8]| {
 
     // The same document gzip'd: the same records, the same outcome.
     if !data.starts_with(&[0x1f, 0x8b]) && !data.is_empty() {
-        let mut encoder =
-            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(data).unwrap();
         let gz = encoder.finish().unwrap();
         let mut kept_gz: Vec<Prepared> = Vec::new();
@@ -102,7 +100,11 @@ fn check_prepared(prepared: &Prepared) {
 
     // Both stores' encodings round-trip.
     let item = event_to_item(event);
-    assert_eq!(item_to_event(&item).as_ref(), Ok(event), "DynamoDB item round trip");
+    assert_eq!(
+        item_to_event(&item).as_ref(),
+        Ok(event),
+        "DynamoDB item round trip"
+    );
     let with_ttl = EventItem {
         expires_at: Some(i64::from(event.event_id.len() as u32) * 86_400 - 1),
         ..event.clone()
@@ -127,7 +129,11 @@ fn check_prepared(prepared: &Prepared) {
     assert_no_secret(&value, &text);
     serde_json::to_string(&event.summary()).expect("a summary serializes");
     let synthetic = event.event_id.starts_with("synthetic-");
-    if let Some(id) = value.get("eventID").and_then(|v| v.as_str()).filter(|s| !s.is_empty()) {
+    if let Some(id) = value
+        .get("eventID")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+    {
         // Cut to fit in a key when longer than `MAX_KEY_VALUE_BYTES`.
         assert_eq!(key_safe(id.to_owned()), event.event_id);
     }
@@ -170,7 +176,10 @@ fn check_prepared(prepared: &Prepared) {
     assert!(has(CatalogKind::User, &event.principal));
     assert!(has(CatalogKind::Service, &event.service));
     if let Some(month) = &event.month {
-        assert!(has(CatalogKind::Bucket, &format!("{month}#{}", event.service)));
+        assert!(has(
+            CatalogKind::Bucket,
+            &format!("{month}#{}", event.service)
+        ));
     }
 
     if !common::known("dynamodb-keys") {
@@ -237,7 +246,11 @@ fn assert_no_secret(record: &Value, text: &str) {
             _ => {}
         }
     }
-    for section in ["requestParameters", "responseElements", "additionalEventData"] {
+    for section in [
+        "requestParameters",
+        "responseElements",
+        "additionalEventData",
+    ] {
         if let Some(value) = record.get(section) {
             walk(value, text);
         }
@@ -299,9 +312,21 @@ fn check_against_value(raw: &str) {
         str_at(&value, &["eventSource"]).or_else(|| insight("eventSource")),
         "eventSource",
     );
-    expected(&record.event_time, str_at(&value, &["eventTime"]), "eventTime");
-    expected(&record.aws_region, str_at(&value, &["awsRegion"]), "awsRegion");
-    expected(&record.error_code, str_at(&value, &["errorCode"]), "errorCode");
+    expected(
+        &record.event_time,
+        str_at(&value, &["eventTime"]),
+        "eventTime",
+    );
+    expected(
+        &record.aws_region,
+        str_at(&value, &["awsRegion"]),
+        "awsRegion",
+    );
+    expected(
+        &record.error_code,
+        str_at(&value, &["errorCode"]),
+        "errorCode",
+    );
     expected(
         &record.account,
         str_at(&value, &["recipientAccountId"])
@@ -315,8 +340,7 @@ fn check_against_value(raw: &str) {
         .and_then(|i| {
             str_at(i, &["userName"])
                 .or_else(|| {
-                    str_at(i, &["sessionContext", "sessionIssuer", "userName"])
-                        .filter(|_| assumed)
+                    str_at(i, &["sessionContext", "sessionIssuer", "userName"]).filter(|_| assumed)
                 })
                 .or_else(|| str_at(i, &["arn"]))
                 .or_else(|| str_at(i, &["principalId"]))

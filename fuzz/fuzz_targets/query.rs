@@ -88,7 +88,11 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
     }
 });
 
-async fn call(app: &Router, method: &str, target: &str) -> Option<(StatusCode, Option<String>, serde_json::Value)> {
+async fn call(
+    app: &Router,
+    method: &str,
+    target: &str,
+) -> Option<(StatusCode, Option<String>, serde_json::Value)> {
     let request = Request::builder()
         .method(Method::from_bytes(method.as_bytes()).unwrap())
         .uri(target)
@@ -106,7 +110,9 @@ async fn call(app: &Router, method: &str, target: &str) -> Option<(StatusCode, O
         .get(header::CONTENT_TYPE)
         .map(|v| v.to_str().unwrap().to_owned());
     assert!(
-        content_type.as_deref().is_some_and(|c| c.starts_with("application/json")),
+        content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/json")),
         "{method} {target}: content type {content_type:?}"
     );
     let link = response
@@ -173,9 +179,17 @@ fuzz_target!(|data: &[u8]| {
         match &json {
             serde_json::Value::Number(n) => assert!(n.is_u64(), "{target}: count {n}"),
             serde_json::Value::Array(events) => {
-                assert!(events.len() <= limit, "{target}: {} > limit {limit}", events.len());
+                assert!(
+                    events.len() <= limit,
+                    "{target}: {} > limit {limit}",
+                    events.len()
+                );
                 if let Some(link) = link {
-                    assert_eq!(events.len(), limit, "{target}: a next page after a short one");
+                    assert_eq!(
+                        events.len(),
+                        limit,
+                        "{target}: a next page after a short one"
+                    );
                     let next = link
                         .strip_prefix('<')
                         .and_then(|l| l.strip_suffix(">; rel=\"next\""))

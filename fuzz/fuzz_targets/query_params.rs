@@ -46,7 +46,11 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     if let Some(after) = &input.after {
-        assert_eq!(parsed.after.as_ref(), Some(after), "a forged token's position");
+        assert_eq!(
+            parsed.after.as_ref(),
+            Some(after),
+            "a forged token's position"
+        );
     }
     if let Some(after) = &parsed.after {
         assert!(
@@ -63,11 +67,26 @@ fuzz_target!(|data: &[u8]| {
     assert!(sortable(&parsed.from) <= sortable(&parsed.to));
     assert!((1..=MAX_LIMIT).contains(&parsed.limit));
     for (name, _) in &parsed.filters.params {
-        assert!(!name.is_empty() && !name.split('.').any(str::is_empty), "{name:?}");
+        assert!(
+            !name.is_empty() && !name.split('.').any(str::is_empty),
+            "{name:?}"
+        );
     }
     assert!(parsed.filters.event_names.iter().all(|n| !n.is_empty()));
-    assert!(parsed.filters.account.as_ref().is_none_or(|a| !a.is_empty()));
-    assert!(parsed.filters.session_name.as_ref().is_none_or(|s| !s.is_empty()));
+    assert!(
+        parsed
+            .filters
+            .account
+            .as_ref()
+            .is_none_or(|a| !a.is_empty())
+    );
+    assert!(
+        parsed
+            .filters
+            .session_name
+            .as_ref()
+            .is_none_or(|s| !s.is_empty())
+    );
 
     // The next page, as `Link` spells it (runtime/src/api/link.rs).
     let mut next: Vec<(String, String)> = pairs
@@ -75,12 +94,21 @@ fuzz_target!(|data: &[u8]| {
         .filter(|(k, _)| !matches!(k.as_str(), "from" | "to" | "nextToken"))
         .cloned()
         .collect();
-    next.push(("from".into(), parsed.from.to_rfc3339_opts(SecondsFormat::AutoSi, true)));
-    next.push(("to".into(), parsed.to.to_rfc3339_opts(SecondsFormat::AutoSi, true)));
+    next.push((
+        "from".into(),
+        parsed.from.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+    ));
+    next.push((
+        "to".into(),
+        parsed.to.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+    ));
     let position = format!("{}#fuzz", sortable(&parsed.from));
     let position = position.as_str();
     let inside = position < sortable(&parsed.to).as_str();
-    next.push(("nextToken".into(), token::encode(position, &fingerprint(&parsed))));
+    next.push((
+        "nextToken".into(),
+        token::encode(position, &fingerprint(&parsed)),
+    ));
     // Through the URL encoding a client would use.
     let mut url = form_urlencoded::Serializer::new(String::new());
     for (k, v) in &next {

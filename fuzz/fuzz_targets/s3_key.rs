@@ -57,9 +57,17 @@ fuzz_target!(|data: &[u8]| {
     assert!(decoded.len() <= raw.len(), "{raw:?} grew to {decoded:?}");
     for keep_harmless in [true, false] {
         let encoded = s3_encode(raw, keep_harmless);
-        assert_eq!(decode_s3_event_key(&encoded), raw, "S3's encoding {encoded:?}");
+        assert_eq!(
+            decode_s3_event_key(&encoded),
+            raw,
+            "S3's encoding {encoded:?}"
+        );
         let encoded = s3_encode(&decoded, keep_harmless);
-        assert_eq!(decode_s3_event_key(&encoded), decoded, "re-encoded {encoded:?}");
+        assert_eq!(
+            decode_s3_event_key(&encoded),
+            decoded,
+            "re-encoded {encoded:?}"
+        );
     }
 
     // Classification.
@@ -67,7 +75,10 @@ fuzz_target!(|data: &[u8]| {
         let kind = classify_key(key);
         assert_eq!(kind, classify_key(&key.to_ascii_lowercase()));
         assert_eq!(kind, classify_key(&key.to_ascii_uppercase()));
-        assert_eq!(kind, classify_key(&format!("prefix/AWSLogs/o-abc123/{key}")));
+        assert_eq!(
+            kind,
+            classify_key(&format!("prefix/AWSLogs/o-abc123/{key}"))
+        );
         let segments: Vec<&str> = key.split('/').collect();
         let has = |folder: &str| segments.iter().any(|s| s.eq_ignore_ascii_case(folder));
         let name = segments.last().unwrap_or(&"").to_ascii_lowercase();
