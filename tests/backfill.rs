@@ -120,11 +120,12 @@ async fn backfills_the_sample_and_reruns_change_nothing() {
         .and_then(|(n, _)| n.parse().ok())
         .unwrap_or_else(|| panic!("no write summary in: {report}"));
     eprintln!("backfill of the sample: {requests_per_1000} requests per 1,000 events");
-    // Measured 50.5 (the goal is ≤ 50; see BENCHMARKS.md); how full
-    // the batches get depends on how fast the store answers, so the bound
-    // only says batching happened: unbatched ingest (one object per request,
-    // as in the Lambda) costs 129.3.
-    assert!(requests_per_1000 < 100.0, "{report}");
+    // Measured 45.4 (the goal is ≤ 50; see BENCHMARKS.md). How full the
+    // requests get depends a little on how fast files arrive (a tail waits
+    // one moment for more), so the bound leaves room for a loaded machine;
+    // it still fails without batching, which costs 129.3 (one object per
+    // request, as in the Lambda).
+    assert!(requests_per_1000 < 75.0, "{report}");
 
     let resumed = tracker(
         dir.path(),

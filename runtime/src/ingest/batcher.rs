@@ -2,7 +2,9 @@
 //! events), so writing each file on its own costs a request per file; a
 //! backfill instead hands every file's events to one batcher, which writes
 //! them together in full `BatchWriteItem` calls and tells each file when its
-//! events are stored (so a file is only counted as done once it is).
+//! events are stored (so a file is only counted as done once it is). The tail
+//! of a flush that would only partly fill a request waits for the next files
+//! (at most one more moment), so nearly every request carries 25 items.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::event::EventItem;
+use crate::store::dynamodb::batch::MAX_BATCH;
 use crate::store::{CatalogEntry, EventStore, StoreError, WriteStats};
 
 /// How long the batcher waits for more work before writing a partial batch.
@@ -64,43 +67,273 @@ impl WriteBatcher {
     }
 }
 
-async fn run(store: Arc<dyn EventStore>, mut receiver: mpsc::Receiver<Job>, flush_at: usize) {
-    while let Some(first) = receiver.recv().await {
-        let mut waiting = first.events.len();
-        let mut jobs = vec![first];
-        while waiting < flush_at {
-            match tokio::time::timeout(LINGER, receiver.recv()).await {
-                Ok(Some(job)) => {
-                    waiting += job.events.len();
-                    jobs.push(job);
+/// What the batching task holds: jobs not yet answered, in arrival order, and
+/// what of theirs is not yet written.
+#[derive(Default)]
+struct Batch {
+    /// Each job with how many of its events are still unwritten.
+    jobs: Vec<(Job, usize)>,
+    /// Catalog entries not yet written (written with every flush).
+    catalog: BTreeSet<CatalogEntry>,
+    /// Events not yet written, in the order of `jobs`.
+    events: Vec<EventItem>,
+    /// Cost of writes whose jobs are not answered yet.
+    owed: WriteStats,
+}
+
+impl Batch {
+    fn add(&mut self, mut job: Job) {
+        self.catalog.extend(std::mem::take(&mut job.catalog));
+        let events = std::mem::take(&mut job.events);
+        self.jobs.push((job, events.len()));
+        self.events.extend(events);
+    }
+
+    /// How many of the waiting events to write now. Requests are filled
+    /// whole (catalog entries first, as the store writes them) and the tail
+    /// that would only half fill one waits for the next files, but only when
+    /// writing the whole requests answers at least one job: that job's file
+    /// then makes room for the next one, so the tail never waits for nothing.
+    fn events_to_write(&self, more_may_come: bool) -> usize {
+        let all = self.events.len();
+        if !more_may_come {
+            return all;
+        }
+        let whole = (self.catalog.len() + all) / MAX_BATCH * MAX_BATCH;
+        if whole <= self.catalog.len() {
+            return all;
+        }
+        let take = whole - self.catalog.len();
+        let mut left = take;
+        let answers_one = self.jobs.iter().any(|(_, unwritten)| {
+            let done = *unwritten <= left;
+            left = left.saturating_sub(*unwritten);
+            done
+        });
+        if answers_one { take } else { all }
+    }
+
+    /// Writes the catalog and the first `count` events, then answers the
+    /// jobs that have nothing left to write. On an error, every waiting job
+    /// fails (its file is then reported as failed and can be read again).
+    async fn flush(&mut self, store: &dyn EventStore, count: usize) {
+        let catalog: Vec<CatalogEntry> = std::mem::take(&mut self.catalog).into_iter().collect();
+        let events: Vec<EventItem> = self.events.drain(..count).collect();
+        let deadline = self.jobs.iter().filter_map(|(job, _)| job.deadline).min();
+        match store
+            .put_catalog_and_events(&catalog, &events, deadline)
+            .await
+        {
+            Ok(stats) => {
+                self.owed += stats;
+                let mut written = count;
+                for (_, unwritten) in &mut self.jobs {
+                    let now = (*unwritten).min(written);
+                    *unwritten -= now;
+                    written -= now;
                 }
-                _ => break,
+                let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.jobs)
+                    .into_iter()
+                    .partition(|(_, u)| *u == 0);
+                self.jobs = waiting;
+                for (job, _) in done {
+                    // The batch's cost is reported once (to the first job answered), so sums stay right.
+                    let _ = job.done.send(Ok(std::mem::take(&mut self.owed)));
+                }
+            }
+            Err(error) => {
+                for (job, _) in std::mem::take(&mut self.jobs) {
+                    let _ = job.done.send(Err(error.clone()));
+                }
+                self.events.clear();
+                self.owed = WriteStats::default();
             }
         }
-        let catalog: Vec<CatalogEntry> = jobs
-            .iter()
-            .flat_map(|j| j.catalog.iter().cloned())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let events: Vec<EventItem> = jobs
-            .iter_mut()
-            .flat_map(|j| std::mem::take(&mut j.events))
-            .collect();
-        let deadline = jobs.iter().filter_map(|j| j.deadline).min();
-        let result = store
-            .put_catalog_and_events(&catalog, &events, deadline)
-            .await;
-        // The whole batch's cost is reported once (to the first caller), so sums stay right.
-        let mut first = true;
-        for job in jobs {
-            let answer = match &result {
-                Ok(stats) if first => Ok(*stats),
-                Ok(_) => Ok(WriteStats::default()),
-                Err(error) => Err(error.clone()),
-            };
-            first = false;
-            let _ = job.done.send(answer);
+    }
+}
+
+async fn run(store: Arc<dyn EventStore>, mut receiver: mpsc::Receiver<Job>, flush_at: usize) {
+    let mut batch = Batch::default();
+    let mut open = true;
+    loop {
+        if batch.jobs.is_empty() {
+            match receiver.recv().await {
+                Some(job) => batch.add(job),
+                None => return,
+            }
         }
+        while open && batch.events.len() < flush_at {
+            match tokio::time::timeout(LINGER, receiver.recv()).await {
+                Ok(Some(job)) => batch.add(job),
+                Ok(None) => open = false,
+                Err(_) => break,
+            }
+        }
+        let count = batch.events_to_write(open);
+        batch.flush(store.as_ref(), count).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::cloudtrail::Record;
+    use crate::store::{CatalogKind, EventPage, PartitionQuery};
+
+    /// Remembers each write: how many entries and which events.
+    #[derive(Default)]
+    struct Recorder {
+        writes: Mutex<Vec<(usize, Vec<String>)>>,
+        fail: bool,
+    }
+
+    #[async_trait]
+    impl EventStore for Recorder {
+        fn describe(&self) -> String {
+            "recorder".into()
+        }
+        async fn put_catalog(
+            &self,
+            _: &[CatalogEntry],
+            _: Option<Instant>,
+        ) -> Result<WriteStats, StoreError> {
+            unreachable!("the batcher writes through put_catalog_and_events")
+        }
+        async fn put_events(
+            &self,
+            _: &[EventItem],
+            _: Option<Instant>,
+        ) -> Result<WriteStats, StoreError> {
+            unreachable!("the batcher writes through put_catalog_and_events")
+        }
+        async fn put_catalog_and_events(
+            &self,
+            entries: &[CatalogEntry],
+            events: &[EventItem],
+            _: Option<Instant>,
+        ) -> Result<WriteStats, StoreError> {
+            if self.fail {
+                return Err(StoreError::Transient {
+                    operation: "write",
+                    store: "recorder".into(),
+                    message: "refused".into(),
+                });
+            }
+            let ids = events.iter().map(|e| e.event_id.clone()).collect();
+            self.writes.lock().unwrap().push((entries.len(), ids));
+            Ok(WriteStats {
+                requests: (entries.len() + events.len()).div_ceil(MAX_BATCH) as u64,
+                items: (entries.len() + events.len()) as u64,
+                ..WriteStats::default()
+            })
+        }
+        async fn get_event(&self, _: &str) -> Result<Option<EventItem>, StoreError> {
+            Ok(None)
+        }
+        async fn catalog(
+            &self,
+            _: CatalogKind,
+            _: Option<(&str, &str)>,
+        ) -> Result<Vec<String>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn query_partition(&self, _: &PartitionQuery) -> Result<EventPage, StoreError> {
+            Ok(EventPage::default())
+        }
+    }
+
+    fn event(id: usize) -> EventItem {
+        let text = format!(
+            r#"{{"eventID":"e{id:05}","eventTime":"2024-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","userIdentity":{{"type":"Root"}}}}"#
+        );
+        let raw = serde_json::value::RawValue::from_string(text).unwrap();
+        EventItem::from_record(Record::from_raw(&raw).unwrap(), 0)
+    }
+
+    /// 200 "files" of 1 to 7 events, 16 at a time, as a backfill sends them.
+    async fn write_files(store: Arc<Recorder>) -> Vec<Result<WriteStats, StoreError>> {
+        let batcher = WriteBatcher::start(store, 500);
+        let mut next_id = 0;
+        let files: Vec<Vec<EventItem>> = (0..200)
+            .map(|file| {
+                (0..1 + file % 7)
+                    .map(|_| {
+                        next_id += 1;
+                        event(next_id)
+                    })
+                    .collect()
+            })
+            .collect();
+        futures::stream::iter(files.into_iter().enumerate())
+            .map(|(file, events)| {
+                let batcher = batcher.clone();
+                let catalog = vec![CatalogEntry {
+                    kind: CatalogKind::User,
+                    value: format!("user-{}", file % 10),
+                }];
+                async move { batcher.write(catalog, events, None).await }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn fills_requests_and_answers_every_file_once_its_events_are_in() {
+        let store = Arc::new(Recorder::default());
+        let answers = write_files(Arc::clone(&store)).await;
+        let writes = store.writes.lock().unwrap().clone();
+
+        let mut ids: Vec<String> = writes.iter().flat_map(|(_, ids)| ids.clone()).collect();
+        let total = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), total, "an event was written twice");
+        let expected: usize = (0..200).map(|file| 1 + file % 7).sum();
+        assert_eq!(total, expected);
+
+        let answered: WriteStats = answers
+            .into_iter()
+            .fold(WriteStats::default(), |mut sum, a| {
+                sum += a.expect("every file's write succeeds");
+                sum
+            });
+        let requests: u64 = writes
+            .iter()
+            .map(|(entries, ids)| (entries + ids.len()).div_ceil(MAX_BATCH) as u64)
+            .sum();
+        assert_eq!(
+            answered.requests, requests,
+            "each write's cost is reported once"
+        );
+        let items: usize = writes
+            .iter()
+            .map(|(entries, ids)| entries + ids.len())
+            .sum();
+        let partly_filled = writes
+            .iter()
+            .filter(|(entries, ids)| (entries + ids.len()) % MAX_BATCH != 0)
+            .count();
+        assert!(
+            (requests as usize) <= items.div_ceil(MAX_BATCH) + 5,
+            "{requests} requests for {items} items: {partly_filled} partly filled of {} writes",
+            writes.len()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_fails_every_waiting_file() {
+        let store = Arc::new(Recorder {
+            fail: true,
+            ..Recorder::default()
+        });
+        let answers = write_files(store).await;
+        assert_eq!(answers.len(), 200);
+        assert!(answers.iter().all(Result::is_err));
     }
 }
