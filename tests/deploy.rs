@@ -1121,53 +1121,41 @@ fn interceptor(rules: &[&Rule]) -> MockResponseInterceptor {
 /// Built without the SDK crates' `test-util` feature.
 fn mocked(lambda_rules: &[&Rule], cfn_rules: &[&Rule], apigw_rules: &[&Rule]) -> Aws {
     let region = "us-east-1";
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            credentials(),
+        ))
+        .http_client(aws_smithy_mocks::create_mock_http_client())
+        .build();
     Aws {
         region: region.into(),
         account: ACCOUNT.into(),
         partition: "aws",
         profile: None,
         cloudformation: cloudformation::Client::from_conf(
-            cloudformation::Config::builder()
-                .behavior_version(cloudformation::config::BehaviorVersion::latest())
-                .region(cloudformation::config::Region::new(region))
-                .credentials_provider(credentials())
-                .http_client(aws_smithy_mocks::create_mock_http_client())
+            cloudformation::config::Builder::from(&sdk)
                 .interceptor(interceptor(cfn_rules))
                 .build(),
         ),
         lambda: lambda::Client::from_conf(
-            lambda::Config::builder()
-                .behavior_version(lambda::config::BehaviorVersion::latest())
-                .region(lambda::config::Region::new(region))
-                .credentials_provider(credentials())
-                .http_client(aws_smithy_mocks::create_mock_http_client())
+            lambda::config::Builder::from(&sdk)
                 .interceptor(interceptor(lambda_rules))
                 .build(),
         ),
         apigateway: apigateway::Client::from_conf(
-            apigateway::Config::builder()
-                .behavior_version(apigateway::config::BehaviorVersion::latest())
-                .region(apigateway::config::Region::new(region))
-                .credentials_provider(credentials())
-                .http_client(aws_smithy_mocks::create_mock_http_client())
+            apigateway::config::Builder::from(&sdk)
                 .interceptor(interceptor(apigw_rules))
                 .build(),
         ),
         s3: aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new(region))
-                .credentials_provider(credentials())
-                .http_client(aws_smithy_mocks::create_mock_http_client())
+            aws_sdk_s3::config::Builder::from(&sdk)
                 .interceptor(interceptor(&[]))
                 .build(),
         ),
         dynamodb: aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::Config::builder()
-                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-                .region(aws_sdk_dynamodb::config::Region::new(region))
-                .credentials_provider(credentials())
-                .http_client(aws_smithy_mocks::create_mock_http_client())
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
                 .interceptor(interceptor(&[]))
                 .build(),
         ),
