@@ -115,9 +115,7 @@ pub fn key_safe(value: String) -> String {
     if value.len() <= MAX_KEY_VALUE_BYTES {
         return value;
     }
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(value.as_bytes());
-    let hash: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hash = crate::digest::sha256_hex(&value, 16);
     let mut cut = MAX_KEY_VALUE_BYTES - hash.len() - 1;
     while !value.is_char_boundary(cut) {
         cut -= 1;
@@ -317,6 +315,13 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
             Err(e) => return Err(e.to_string()),
         }
     }
+}
+
+/// The stored form of one record given as JSON text (for tests).
+#[cfg(test)]
+pub(crate) fn event_from_json(text: String) -> EventItem {
+    let raw = serde_json::value::RawValue::from_string(text).expect("a test record is JSON");
+    EventItem::from_record(Record::from_raw(&raw).expect("a test record reads"), 0)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod api;
 pub mod aws;
 pub mod cloudtrail;
 pub mod config;
+pub mod digest;
 pub mod event;
 pub mod ingest;
 pub mod lambda;

@@ -11,7 +11,6 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 
 use super::fields::{self, Fields};
 use super::redact;
@@ -115,9 +114,7 @@ pub fn service_name(event_source: &str) -> &str {
 /// A stable identity for a record without `eventID`: the same text always
 /// gets the same id, so a redelivered file does not duplicate it.
 fn synthetic_id(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("synthetic-{hex}")
+    format!("synthetic-{}", crate::digest::sha256_hex(text, 16))
 }
 
 #[cfg(test)]

@@ -182,7 +182,6 @@ mod tests {
     use futures::StreamExt;
 
     use super::*;
-    use crate::cloudtrail::Record;
     use crate::store::{CatalogKind, EventPage, PartitionQuery};
 
     /// Remembers each write: how many entries and which events.
@@ -251,8 +250,7 @@ mod tests {
         let text = format!(
             r#"{{"eventID":"e{id:05}","eventTime":"2024-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","userIdentity":{{"type":"Root"}}}}"#
         );
-        let raw = serde_json::value::RawValue::from_string(text).unwrap();
-        EventItem::from_record(Record::from_raw(&raw).unwrap(), 0)
+        crate::event::event_from_json(text)
     }
 
     /// 200 "files" of 1 to 7 events, 16 at a time, as a backfill sends them.

@@ -341,7 +341,6 @@ mod tests {
     use chrono::{DateTime, Duration, TimeZone, Utc};
 
     use super::*;
-    use crate::cloudtrail::Record;
     use crate::query::Filters;
     use crate::store::{CatalogEntry, EventPage, WriteStats};
 
@@ -434,8 +433,7 @@ mod tests {
             "userIdentity": {"type": "IAMUser", "userName": "alice"},
         })
         .to_string();
-        let raw = serde_json::value::RawValue::from_string(text).unwrap();
-        EventItem::from_record(Record::from_raw(&raw).unwrap(), 0)
+        crate::event::event_from_json(text)
     }
 
     /// Events over three months and five services, clustered in bursts.

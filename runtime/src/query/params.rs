@@ -12,7 +12,6 @@
 //! - `limit` (1..=10000, default 1000) and `nextToken`.
 
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use super::filter::Filters;
 use super::{DEFAULT_LIMIT, MAX_LIMIT, token};
@@ -212,8 +211,7 @@ pub fn fingerprint(query: &EventQuery) -> String {
         query.filters.account,
         query.filters.session_name,
     ]);
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(&canonical.to_string(), 8)
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -693,8 +693,7 @@ mod tests {
         let events: Vec<EventItem> = (0..30)
             .map(|i| {
                 let text = format!(r#"{{"eventID":"e{i}","eventTime":"2024-01-01T00:00:00Z"}}"#);
-                let raw = serde_json::value::RawValue::from_string(text).unwrap();
-                EventItem::from_record(crate::cloudtrail::Record::from_raw(&raw).unwrap(), 0)
+                crate::event::event_from_json(text)
             })
             .collect();
         let stats = store
