@@ -468,7 +468,7 @@ macro_rules! facts_suite {
     };
 }
 
-async fn dynamodb_app() -> Router {
+pub async fn dynamodb_app() -> Router {
     let corpus = crate::support::corpus::moto_corpus();
     let sdk = crate::support::sdk_config().await;
     let store = tracker_runtime::store::DynamoStore::new(
@@ -482,7 +482,7 @@ async fn dynamodb_app() -> Router {
 
 facts_suite!(dynamodb, dynamodb_app().await);
 
-async fn embedded_app() -> Router {
+pub async fn embedded_app() -> Router {
     let store = crate::support::corpus::embedded_corpus();
     tracker_runtime::api::router(tracker_runtime::api::ApiState::new(std::sync::Arc::new(
         store.clone(),

@@ -17,6 +17,7 @@ mod facts;
 mod fuzz_regressions;
 mod ingest;
 mod ingest_faults;
+mod insights;
 mod properties;
 mod read_units;
 mod schema;

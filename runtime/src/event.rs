@@ -36,6 +36,15 @@ pub struct EventItem {
     pub account: Option<String>,
     pub session_name: Option<String>,
     pub error_code: Option<String>,
+    pub source_ip: Option<String>,
+    pub access_key_id: Option<String>,
+    pub read_only: Option<bool>,
+    /// Who is behind an assumed role (`sessionContext.sourceIdentity`).
+    pub source_identity: Option<String>,
+    /// `resources[].ARN`, each once.
+    pub resource_names: Vec<String>,
+    /// `resources[].type`, each once.
+    pub resource_types: Vec<String>,
     /// Epoch seconds after which DynamoDB's TTL may delete the event.
     pub expires_at: Option<i64>,
     /// The redacted record, compressed (zstd with the record dictionary; raw
@@ -90,8 +99,18 @@ pub struct EventSummary {
     pub account: Option<String>,
     #[serde(rename = "errorCode")]
     pub error_code: Option<String>,
+    /// The role session name of an assumed role (often the person's name or e-mail).
     #[serde(rename = "sessionName")]
     pub session_name: Option<String>,
+    /// The person behind a role when the session set one (`sourceIdentity`).
+    #[serde(rename = "sourceIdentity")]
+    pub source_identity: Option<String>,
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip: Option<String>,
+    #[serde(rename = "accessKeyId")]
+    pub access_key_id: Option<String>,
+    #[serde(rename = "readOnly")]
+    pub read_only: Option<bool>,
 }
 
 /// A stored record could not be decompressed.
@@ -164,6 +183,12 @@ impl EventItem {
             account: record.account,
             session_name: record.session_name,
             error_code: record.error_code,
+            source_ip: record.source_ip,
+            access_key_id: record.access_key_id,
+            read_only: record.read_only,
+            source_identity: record.source_identity,
+            resource_names: record.resource_names,
+            resource_types: record.resource_types,
             expires_at,
         }
     }
@@ -201,6 +226,10 @@ impl EventItem {
             account: self.account.clone(),
             error_code: self.error_code.clone(),
             session_name: self.session_name.clone(),
+            source_identity: self.source_identity.clone(),
+            source_ip: self.source_ip.clone(),
+            access_key_id: self.access_key_id.clone(),
+            read_only: self.read_only,
         }
     }
 }

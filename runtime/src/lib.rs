@@ -2,7 +2,8 @@
 //! the same code, in local mode).
 //!
 //! - [`cloudtrail`]: log files and records (reading, principal, redaction);
-//! - [`event`]: the stored form of an event;
+//! - [`event`]: the stored form of an event; [`attribute`]: what lookups and
+//!   statistics address in it;
 //! - [`store`]: the storage seam and its DynamoDB implementation;
 //! - [`ingest`]: log file → stored events (the S3-triggered handler);
 //! - [`query`]: what an event query means, over any store;
@@ -11,6 +12,7 @@
 //! - [`local`]: local mode (`tracker serve`).
 
 pub mod api;
+pub mod attribute;
 pub mod aws;
 pub mod cloudtrail;
 pub mod config;

@@ -1,7 +1,8 @@
 //! The REST API: one axum router, served by `lambda_http` inside Lambda and
 //! by a plain HTTP server in local mode. All routes are `GET`:
 //! `/users`, `/services`, `/parameters` (lists), `/users/{user}`,
-//! `/services/{service}`, `/scan` (events), `/events/{eventID}` (one record).
+//! `/services/{service}`, `/scan` (events), `/events/{eventID}` (one record),
+//! `/stats` and `/stats/daily` (counts).
 //! Every error is JSON `{"error": "..."}`; a bad request is a 4xx, never a 5xx.
 
 mod error;
@@ -21,7 +22,7 @@ pub use error::ApiError;
 pub use link::PublicBase;
 
 use crate::event::EventSummary;
-use crate::query::{EventQuery, QueryEngine, Route, parse_event_query};
+use crate::query::{EventQuery, QueryEngine, Route, parse_event_query, parse_stats_query};
 use crate::store::{CatalogKind, EventStore};
 
 /// The routes this API serves, as documented in `swagger.yaml`.
@@ -33,6 +34,8 @@ pub const ROUTES: &[&str] = &[
     "/parameters",
     "/scan",
     "/events/{eventID}",
+    "/stats",
+    "/stats/daily",
 ];
 
 /// What the handlers share.
@@ -71,6 +74,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/parameters", get(list_parameters))
         .route("/scan", get(scan_events))
         .route("/events/{*event_id}", get(one_event))
+        .route("/stats", get(stats))
+        .route("/stats/daily", get(daily_stats))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -138,10 +143,7 @@ async fn events(
     headers: &HeaderMap,
     base: Option<PublicBase>,
 ) -> Result<Response, ApiError> {
-    let pairs: Vec<(String, String)> =
-        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let pairs = query_pairs(uri);
     let query: EventQuery = parse_event_query(route, &pairs, (state.clock)())?;
     if query.count {
         let n = state.engine.count(&query).await?;
@@ -157,6 +159,25 @@ async fn events(
         }
     }
     Ok(response)
+}
+
+fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+async fn stats(State(state): State<ApiState>, uri: Uri) -> Result<Response, ApiError> {
+    let query = parse_stats_query(&query_pairs(&uri), (state.clock)(), false)?;
+    let by = query.by.unwrap_or(crate::attribute::Attribute::Principal);
+    let tally = state.engine.tally(&query).await?;
+    Ok(axum::Json(tally.stats(by, query.top)).into_response())
+}
+
+async fn daily_stats(State(state): State<ApiState>, uri: Uri) -> Result<Response, ApiError> {
+    let query = parse_stats_query(&query_pairs(&uri), (state.clock)(), true)?;
+    let tally = state.engine.tally(&query).await?;
+    Ok(axum::Json(tally.daily(query.by, query.top)).into_response())
 }
 
 async fn one_event(

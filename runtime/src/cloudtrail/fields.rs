@@ -22,6 +22,11 @@ pub struct Fields<'a> {
     pub aws_region: Option<Cow<'a, str>>,
     pub recipient_account_id: Option<Cow<'a, str>>,
     pub error_code: Option<Cow<'a, str>>,
+    pub source_ip: Option<Cow<'a, str>>,
+    /// `readOnly`: a JSON boolean (or the strings `true`/`false`).
+    pub read_only: Option<bool>,
+    /// `resources[]`: each entry's `ARN` (any case of the key) and `type`.
+    pub resources: Vec<Resource<'a>>,
     pub identity: Identity<'a>,
     pub insight: Insight<'a>,
     /// The raw text of the sections that may hold secrets
@@ -42,8 +47,18 @@ pub struct Identity<'a> {
     pub principal_id: Option<Cow<'a, str>>,
     pub invoked_by: Option<Cow<'a, str>>,
     pub account_id: Option<Cow<'a, str>>,
+    pub access_key_id: Option<Cow<'a, str>>,
     /// `sessionContext.sessionIssuer.userName`.
     pub issuer_user_name: Option<Cow<'a, str>>,
+    /// `sessionContext.sourceIdentity`: the person behind a role, when set.
+    pub source_identity: Option<Cow<'a, str>>,
+}
+
+/// One entry of `resources[]`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Resource<'a> {
+    pub arn: Option<Cow<'a, str>>,
+    pub kind: Option<Cow<'a, str>>,
 }
 
 /// `insightDetails` of CloudTrail Insights events.
@@ -179,8 +194,8 @@ impl<'de, T: ObjectFields<'de>> Deserialize<'de> for Lenient<T> {
 
 struct LenientVisitor<T>(PhantomData<T>);
 
-/// Visitor methods for every non-object value: each reads as `$absent`.
-macro_rules! absent_unless_object {
+/// Visitor methods for numbers, booleans and null: each reads as `$absent`.
+macro_rules! absent_scalars {
     ($absent:expr) => {
         fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
             Ok($absent)
@@ -197,6 +212,13 @@ macro_rules! absent_unless_object {
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok($absent)
         }
+    };
+}
+
+/// Visitor methods for every non-object value but strings: each reads as `$absent`.
+macro_rules! absent_unless_object {
+    ($absent:expr) => {
+        absent_scalars!($absent);
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             while seq.next_element::<Checked>()?.is_some() {}
             Ok($absent)
@@ -347,6 +369,9 @@ impl<'de> ObjectFields<'de> for Fields<'de> {
             "awsRegion" => self.aws_region = text(map)?,
             "recipientAccountId" => self.recipient_account_id = text(map)?,
             "errorCode" => self.error_code = text(map)?,
+            "sourceIPAddress" => self.source_ip = text(map)?,
+            "readOnly" => self.read_only = map.next_value::<Flag>()?.0,
+            "resources" => self.resources = map.next_value::<Resources<'de>>()?.0,
             "userIdentity" => self.identity = object(map)?,
             "insightDetails" => self.insight = object(map)?,
             "requestParameters" => {
@@ -376,9 +401,14 @@ impl<'de> ObjectFields<'de> for Identity<'de> {
             "principalId" => self.principal_id = text(map)?,
             "invokedBy" => self.invoked_by = text(map)?,
             "accountId" => self.account_id = text(map)?,
+            "accessKeyId" => self.access_key_id = text(map)?,
             "sessionContext" => {
-                let SessionContext(issuer) = object(map)?;
-                self.issuer_user_name = issuer;
+                let SessionContext {
+                    issuer_user_name,
+                    source_identity,
+                } = object(map)?;
+                self.issuer_user_name = issuer_user_name;
+                self.source_identity = source_identity;
             }
             _ => skip(map)?,
         }
@@ -386,18 +416,131 @@ impl<'de> ObjectFields<'de> for Identity<'de> {
     }
 }
 
-/// `sessionContext`, reduced to `sessionIssuer.userName`.
+/// `sessionContext`, reduced to `sessionIssuer.userName` and `sourceIdentity`.
 #[derive(Default)]
-struct SessionContext<'a>(Option<Cow<'a, str>>);
+struct SessionContext<'a> {
+    issuer_user_name: Option<Cow<'a, str>>,
+    source_identity: Option<Cow<'a, str>>,
+}
 
 impl<'de> ObjectFields<'de> for SessionContext<'de> {
     fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
             "sessionIssuer" => {
                 let SessionIssuer(user_name) = object(map)?;
-                self.0 = user_name;
+                self.issuer_user_name = user_name;
             }
+            "sourceIdentity" => self.source_identity = text(map)?,
             _ => skip(map)?,
+        }
+        Ok(())
+    }
+}
+
+/// A boolean field: JSON `true`/`false`, or the strings `true`/`false` in
+/// any case; anything else is absent.
+struct Flag(Option<bool>);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FlagVisitor;
+        impl<'de> Visitor<'de> for FlagVisitor {
+            type Value = Flag;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Flag(Some(v)))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Flag(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Flag(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Flag(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Flag(None))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Flag(if v.eq_ignore_ascii_case("true") {
+                    Some(true)
+                } else if v.eq_ignore_ascii_case("false") {
+                    Some(false)
+                } else {
+                    None
+                }))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<Checked>()?.is_some() {}
+                Ok(Flag(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<Key, Checked>()?.is_some() {}
+                Ok(Flag(None))
+            }
+        }
+        deserializer.deserialize_any(FlagVisitor)
+    }
+}
+
+/// `resources`: an array of objects; anything else (or any other element)
+/// contributes nothing.
+struct Resources<'a>(Vec<Resource<'a>>);
+
+impl<'de> Deserialize<'de> for Resources<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ResourcesVisitor;
+        impl<'de> Visitor<'de> for ResourcesVisitor {
+            type Value = Resources<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            absent_scalars!(Resources(Vec::new()));
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Resources(Vec::new()))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut resources = Vec::new();
+                while let Some(Lenient(resource, is_object)) =
+                    seq.next_element::<Lenient<Resource<'de>>>()?
+                {
+                    if is_object && (resource.arn.is_some() || resource.kind.is_some()) {
+                        resources.push(resource);
+                    }
+                }
+                Ok(Resources(resources))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<Key, Checked>()?.is_some() {}
+                Ok(Resources(Vec::new()))
+            }
+        }
+        deserializer.deserialize_any(ResourcesVisitor)
+    }
+}
+
+impl<'de> ObjectFields<'de> for Resource<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        if key.eq_ignore_ascii_case("arn") {
+            // `ARN` (as CloudTrail writes it) or `arn`: the first non-empty wins.
+            let value = text(map)?;
+            if self.arn.is_none() {
+                self.arn = value;
+            }
+        } else if key == "type" {
+            self.kind = text(map)?;
+        } else {
+            skip(map)?;
         }
         Ok(())
     }

@@ -50,6 +50,16 @@ pub struct Record {
     /// The role session name of an assumed role.
     pub session_name: Option<String>,
     pub error_code: Option<String>,
+    pub source_ip: Option<String>,
+    /// `userIdentity.accessKeyId`.
+    pub access_key_id: Option<String>,
+    pub read_only: Option<bool>,
+    /// `userIdentity.sessionContext.sourceIdentity`: who is behind a role.
+    pub source_identity: Option<String>,
+    /// `resources[].ARN` (or `arn`), each distinct value once.
+    pub resource_names: Vec<String>,
+    /// `resources[].type`, each distinct value once.
+    pub resource_types: Vec<String>,
     /// Names usable in `param`: the top-level fields, and
     /// `requestParameters.<key>` for each request parameter.
     pub param_names: Vec<String>,
@@ -97,10 +107,24 @@ impl Record {
             account: fields.account().map(str::to_owned),
             session_name: fields.session_name().map(str::to_owned),
             error_code: owned(&fields.error_code),
+            source_ip: owned(&fields.source_ip),
+            access_key_id: owned(&fields.identity.access_key_id),
+            read_only: fields.read_only,
+            source_identity: owned(&fields.identity.source_identity),
+            resource_names: distinct(fields.resources.iter().map(|r| &r.arn)),
+            resource_types: distinct(fields.resources.iter().map(|r| &r.kind)),
             param_names: fields.param_names(),
             json,
         }
     }
+}
+
+/// The present values, each once, sorted.
+fn distinct<'a, 'b: 'a>(values: impl Iterator<Item = &'a Option<Cow<'b, str>>>) -> Vec<String> {
+    let mut out: Vec<String> = values.flatten().map(|v| v.to_string()).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// The short service name: `ec2` for `ec2.amazonaws.com`; other sources are
@@ -175,6 +199,44 @@ mod tests {
         );
         assert!(r.param_names.contains(&"eventName".to_owned()));
         assert_eq!(service_name(r.event_source.as_deref().unwrap()), "ec2");
+    }
+
+    #[test]
+    fn extracts_lookup_attributes() {
+        let r = record(json!({
+            "eventID": "e1", "sourceIPAddress": "203.0.113.9", "readOnly": false,
+            "userIdentity": {"type": "AssumedRole", "accessKeyId": "ASIAEXAMPLE",
+                "sessionContext": {"sourceIdentity": "alice@example.com",
+                    "sessionIssuer": {"userName": "Admin"}}},
+            "resources": [
+                {"ARN": "arn:aws:s3:::b", "type": "AWS::S3::Bucket"},
+                {"arn": "arn:aws:s3:::b/k", "type": "AWS::S3::Object"},
+                {"ARN": "arn:aws:s3:::b", "type": "AWS::S3::Bucket"},
+                {"accountId": "1"}, 7, {"ARN": ""}
+            ],
+        }));
+        assert_eq!(r.source_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(r.read_only, Some(false));
+        assert_eq!(r.access_key_id.as_deref(), Some("ASIAEXAMPLE"));
+        assert_eq!(r.source_identity.as_deref(), Some("alice@example.com"));
+        assert_eq!(r.resource_names, ["arn:aws:s3:::b", "arn:aws:s3:::b/k"]);
+        assert_eq!(r.resource_types, ["AWS::S3::Bucket", "AWS::S3::Object"]);
+        for (value, expected) in [
+            (json!(true), Some(true)),
+            (json!("FALSE"), Some(false)),
+            (json!("yes"), None),
+            (json!(1), None),
+            (json!(null), None),
+            (json!([true]), None),
+        ] {
+            assert_eq!(
+                record(json!({ "readOnly": value })).read_only,
+                expected,
+                "{value}"
+            );
+        }
+        let bare = record(json!({"resources": {"ARN": "x"}, "sourceIPAddress": ""}));
+        assert!(bare.resource_names.is_empty() && bare.source_ip.is_none());
     }
 
     #[test]

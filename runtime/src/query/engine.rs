@@ -20,7 +20,8 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::MAX_LIMIT;
-use super::params::{EventQuery, Route};
+use super::params::{EventQuery, Route, StatsQuery};
+use super::stats::Tally;
 use crate::event::{CorruptRecord, EventItem, principal_partition, time_partition};
 use crate::store::{CatalogKind, EventStore, IndexName, PartitionQuery, StoreError};
 use crate::time;
@@ -224,11 +225,59 @@ impl QueryEngine {
         Ok(())
     }
 
-    /// How many events match, whatever the page size.
-    pub async fn count(&self, query: &EventQuery) -> Result<u64, QueryError> {
+    /// The counts of the events a statistics query selects.
+    pub async fn tally(&self, query: &StatsQuery) -> Result<Tally, QueryError> {
+        let events = EventQuery {
+            route: query.route.clone(),
+            from: query.from,
+            to: query.to,
+            filters: query.filters.clone(),
+            count: true,
+            limit: COUNT_READ,
+            after: None,
+        };
+        let by = query.by;
+        let partitions = self.partitions_of(&events).await?;
+        let store = &self.store;
+        let filters = &query.filters;
+        stream::iter(partitions)
+            .map(|partition| async move {
+                let mut partition = partition;
+                let mut tally = Tally::default();
+                loop {
+                    let page = store.query_partition(&partition).await?;
+                    for event in &page.events {
+                        if !filters.matches(event)? {
+                            continue;
+                        }
+                        let day = event.sort_key.as_deref().and_then(|k| k.get(..10));
+                        let Some(day) = day else { continue };
+                        tally.add_day(day, 1);
+                        if let Some(by) = by {
+                            for value in by.values(event).iter() {
+                                tally.add_key(value, day, 1);
+                            }
+                        }
+                    }
+                    match (page.more, page.events.last()) {
+                        (true, Some(last)) => partition.after = last.sort_key.clone(),
+                        _ => return Ok::<Tally, QueryError>(tally),
+                    }
+                }
+            })
+            .buffer_unordered(COUNT_CONCURRENCY)
+            .try_fold(Tally::default(), |mut total, tally| async move {
+                total.merge(tally);
+                Ok(total)
+            })
+            .await
+    }
+
+    /// Every partition a query reads, for its whole window.
+    async fn partitions_of(&self, query: &EventQuery) -> Result<Vec<PartitionQuery>, StoreError> {
         let from = time::sortable(&query.from);
         let to = time::sortable(&query.to);
-        let partitions: Vec<PartitionQuery> = self
+        Ok(self
             .plan(query)
             .await?
             .into_iter()
@@ -241,7 +290,12 @@ impl QueryEngine {
                 after: None,
                 limit: COUNT_READ,
             })
-            .collect();
+            .collect())
+    }
+
+    /// How many events match, whatever the page size.
+    pub async fn count(&self, query: &EventQuery) -> Result<u64, QueryError> {
+        let partitions = self.partitions_of(query).await?;
         let store = &self.store;
         let filters = &query.filters;
         stream::iter(partitions)
@@ -498,8 +552,11 @@ mod tests {
                     _ => Route::Service(["ec2", "s3", "rds"][rng.usize(..3)].into()),
                 };
                 let filters = Filters {
-                    event_names: match rng.u8(..3) {
-                        0 => vec!["Rare".into()],
+                    terms: match rng.u8(..3) {
+                        0 => vec![crate::query::filter::Term::equals(
+                            crate::attribute::Attribute::EventName,
+                            "Rare",
+                        )],
                         _ => Vec::new(),
                     },
                     ..Filters::default()

@@ -1,57 +1,78 @@
-//! Which events match `eventName`, `param`/`value`, `account` and
-//! `sessionName`. Parameters address any key of the record: a dotted name is
-//! a path (`requestParameters.instanceType`, `userIdentity.type`); a bare name
-//! is a top-level field if the record has one, else `requestParameters.<name>`,
+//! Which events match a query's filters: lookup terms on the event's
+//! attributes (`eventName`, `errorCode`, `sourceIPAddress`, ... see
+//! [`Attribute`]) and `param`/`value` pairs on the record itself. Parameters
+//! address any key of the record: a dotted name is a path
+//! (`requestParameters.instanceType`, `userIdentity.type`); a bare name is a
+//! top-level field if the record has one, else `requestParameters.<name>`,
 //! else `responseElements.<name>`.
 
 use serde_json::Value;
 
+use crate::attribute::Attribute;
 use crate::event::{CorruptRecord, EventItem};
 
-/// The filters of an event query; all of them must match.
+/// What a term asks of an attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Wanted {
+    /// One of these values (exact).
+    AnyOf(Vec<String>),
+    /// Any value at all (`errorCode=*`: the call failed).
+    Present,
+}
+
+/// One lookup term: an attribute and what it must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Term {
+    pub attribute: Attribute,
+    pub wanted: Wanted,
+}
+
+impl Term {
+    pub fn equals(attribute: Attribute, value: impl Into<String>) -> Term {
+        Term {
+            attribute,
+            wanted: Wanted::AnyOf(vec![value.into()]),
+        }
+    }
+
+    /// Whether one value of the attribute satisfies the term.
+    pub fn accepts(&self, value: &str) -> bool {
+        match &self.wanted {
+            Wanted::Present => !value.is_empty(),
+            Wanted::AnyOf(values) => values.iter().any(|v| v == value),
+        }
+    }
+
+    pub fn matches(&self, event: &EventItem) -> bool {
+        self.attribute.values(event).iter().any(|v| self.accepts(v))
+    }
+}
+
+/// The filters of a query; all of them must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filters {
-    /// Any of these names (exact).
-    pub event_names: Vec<String>,
-    /// Every `(name, value)` pair.
+    /// Lookup terms, ANDed, in a canonical order (by attribute).
+    pub terms: Vec<Term>,
+    /// Every `(name, value)` pair, on the record.
     pub params: Vec<(String, String)>,
-    pub account: Option<String>,
-    pub session_name: Option<String>,
 }
 
 impl Filters {
     pub fn is_empty(&self) -> bool {
-        self.event_names.is_empty()
-            && self.params.is_empty()
-            && self.account.is_none()
-            && self.session_name.is_none()
+        self.terms.is_empty() && self.params.is_empty()
     }
 
     /// Whether `event` passes every filter. Only parameter filters need the
     /// record itself, so only they pay for decompressing it.
     pub fn matches(&self, event: &EventItem) -> Result<bool, CorruptRecord> {
-        if !self.event_names.is_empty()
-            && !event
-                .event_name
-                .as_ref()
-                .is_some_and(|n| self.event_names.contains(n))
-        {
+        if !self.terms.iter().all(|t| t.matches(event)) {
             return Ok(false);
         }
-        if self
-            .account
-            .as_ref()
-            .is_some_and(|a| event.account.as_ref() != Some(a))
-        {
-            return Ok(false);
-        }
-        if self
-            .session_name
-            .as_ref()
-            .is_some_and(|s| event.session_name.as_ref() != Some(s))
-        {
-            return Ok(false);
-        }
+        self.params_match(event)
+    }
+
+    /// Whether the record passes the `param`/`value` pairs.
+    pub fn params_match(&self, event: &EventItem) -> Result<bool, CorruptRecord> {
         if self.params.is_empty() {
             return Ok(true);
         }

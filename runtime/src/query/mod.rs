@@ -1,16 +1,19 @@
 //! What the event routes mean, independent of HTTP and of the store:
 //! [`params`] turns a query string into a validated [`EventQuery`],
 //! [`engine`] plans which partitions to read and merges them in time order,
-//! [`filter`] decides which events match, [`token`] carries a page's position.
+//! [`filter`] decides which events match, [`token`] carries a page's position,
+//! [`stats`] counts what a window holds.
 
 pub mod engine;
 pub mod filter;
 pub mod params;
+pub mod stats;
 pub mod token;
 
 pub use engine::{Page, QueryEngine, QueryError};
 pub use filter::Filters;
-pub use params::{BadRequest, EventQuery, Route, parse_event_query};
+pub use params::{BadRequest, EventQuery, Route, StatsQuery, parse_event_query, parse_stats_query};
+pub use stats::{Daily, Stats, Tally};
 
 /// The default number of events per page.
 pub const DEFAULT_LIMIT: usize = 1000;

@@ -1,20 +1,27 @@
-//! The query string of the event routes, parsed and validated: every mistake
-//! becomes a [`BadRequest`] that says what to fix.
+//! The query strings of the event and statistics routes, parsed and
+//! validated: every mistake becomes a [`BadRequest`] that names the
+//! parameter and says what to fix.
 //!
+//! Common to every route:
 //! - `from`, `to`: `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SS` with an optional
 //!   fraction and `Z` or an offset (no zone means UTC). The window is
 //!   `[from, to)`; a date-only `to` includes that whole day. Defaults: the
 //!   last 7 days, today included.
-//! - `eventName`: exact, comma-separated list allowed.
+//! - lookups, ANDed: `eventName` (exact; `a,b` means either), `eventSource`
+//!   (full name), `readOnly` (`true`/`false`), `accessKeyId`, `errorCode`
+//!   (exact, or `*` for any failed call), `sourceIPAddress`, `resourceName`,
+//!   `resourceType`, `region`, `account`, `sessionName`;
 //! - `param`/`params` with `value`/`values`: `['a','b']` or `a,b`; pairs ANDed.
-//! - `account`, `sessionName`: exact.
-//! - `count=true`: the number of matches instead of a list.
-//! - `limit` (1..=10000, default 1000) and `nextToken`.
+//!
+//! Event routes add `count=true`, `limit` (1..=10000, default 1000) and
+//! `nextToken`; statistics add `by`, `top`, and `user`/`service` to narrow
+//! the scope as `/users/{user}` and `/services/{service}` do.
 
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, Utc};
 
-use super::filter::Filters;
+use super::filter::{Filters, Term, Wanted};
 use super::{DEFAULT_LIMIT, MAX_LIMIT, token};
+use crate::attribute::Attribute;
 use crate::cloudtrail::service_name;
 use crate::time;
 
@@ -39,6 +46,15 @@ impl Route {
     pub fn service(name: &str) -> Route {
         Route::Service(service_name(name).to_owned())
     }
+
+    /// The route as a lookup term (none for `/scan`).
+    pub fn term(&self) -> Option<Term> {
+        match self {
+            Route::User(user) => Some(Term::equals(Attribute::Principal, user.clone())),
+            Route::Service(service) => Some(Term::equals(Attribute::Service, service.clone())),
+            Route::Scan => None,
+        }
+    }
 }
 
 /// A validated event query.
@@ -54,35 +70,70 @@ pub struct EventQuery {
     pub after: Option<String>,
 }
 
-const KNOWN: &[&str] = &[
-    "from",
-    "to",
-    "eventName",
-    "param",
-    "params",
-    "value",
-    "values",
-    "account",
-    "sessionName",
-    "count",
-    "limit",
-    "nextToken",
+/// A validated statistics query (`/stats`, `/stats/daily`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsQuery {
+    /// `Scan`, or one user or service (`user=`, `service=`).
+    pub route: Route,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub filters: Filters,
+    /// The attribute to group by: required by `/stats`, optional for `/stats/daily`.
+    pub by: Option<Attribute>,
+    /// How many keys to return (1..=[`MAX_TOP`]).
+    pub top: usize,
+}
+
+/// The default and largest `top` of a statistics query.
+pub const DEFAULT_TOP: usize = 10;
+pub const MAX_TOP: usize = 1000;
+
+/// The lookup parameters and the attribute each filters on.
+const LOOKUPS: &[(&str, Attribute)] = &[
+    ("eventName", Attribute::EventName),
+    ("eventSource", Attribute::EventSource),
+    ("readOnly", Attribute::ReadOnly),
+    ("accessKeyId", Attribute::AccessKeyId),
+    ("errorCode", Attribute::ErrorCode),
+    ("sourceIPAddress", Attribute::SourceIpAddress),
+    ("resourceName", Attribute::ResourceName),
+    ("resourceType", Attribute::ResourceType),
+    ("region", Attribute::Region),
+    ("account", Attribute::Account),
+    ("sessionName", Attribute::SessionName),
 ];
 
-/// Parses the query-string pairs of an event route. `now` fixes the default window.
-pub fn parse_event_query(
-    route: Route,
-    pairs: &[(String, String)],
-    now: DateTime<Utc>,
-) -> Result<EventQuery, BadRequest> {
-    if let Some((unknown, _)) = pairs.iter().find(|(k, _)| !KNOWN.contains(&k.as_str())) {
-        return Err(BadRequest(format!(
-            "unknown query parameter `{unknown}`; the event routes accept: {}",
-            KNOWN.join(", ")
-        )));
+const COMMON: &[&str] = &["from", "to", "param", "params", "value", "values"];
+const EVENT_ONLY: &[&str] = &["count", "limit", "nextToken"];
+const STATS_ONLY: &[&str] = &["by", "top", "user", "service"];
+
+/// The query-string pairs of one request, with the checks every route shares.
+struct Pairs<'a> {
+    pairs: &'a [(String, String)],
+}
+
+impl<'a> Pairs<'a> {
+    /// Refuses any parameter the route does not know (a typo is caught, not ignored).
+    fn new(pairs: &'a [(String, String)], extra: &[&str]) -> Result<Pairs<'a>, BadRequest> {
+        let known = |k: &str| {
+            COMMON.contains(&k) || extra.contains(&k) || LOOKUPS.iter().any(|(n, _)| *n == k)
+        };
+        if let Some((unknown, _)) = pairs.iter().find(|(k, _)| !known(k)) {
+            let mut all: Vec<&str> = COMMON.to_vec();
+            all.extend(LOOKUPS.iter().map(|(n, _)| *n));
+            all.extend(extra);
+            return Err(BadRequest(format!(
+                "unknown query parameter `{unknown}`; this route accepts: {}",
+                all.join(", ")
+            )));
+        }
+        Ok(Pairs { pairs })
     }
-    let single = |name: &str| -> Result<Option<&str>, BadRequest> {
-        let mut values = pairs
+
+    /// The value of a parameter given at most once.
+    fn single(&self, name: &str) -> Result<Option<&'a str>, BadRequest> {
+        let mut values = self
+            .pairs
             .iter()
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str());
@@ -93,69 +144,126 @@ pub fn parse_event_query(
             )));
         }
         Ok(first)
-    };
-    let list = |names: &[&str]| -> Result<Vec<String>, BadRequest> {
+    }
+
+    /// A parameter that, when given, must not be empty.
+    fn non_empty(&self, name: &str) -> Result<Option<&'a str>, BadRequest> {
+        match self.single(name)? {
+            Some(v) if v.trim().is_empty() => Err(BadRequest(format!(
+                "`{name}` is empty; give a value or leave it out"
+            ))),
+            other => Ok(other),
+        }
+    }
+
+    /// Every item of the lists given under any of `names`.
+    fn list(&self, names: &[&str]) -> Result<Vec<String>, BadRequest> {
         let mut all = Vec::new();
-        for (_, value) in pairs.iter().filter(|(k, _)| names.contains(&k.as_str())) {
+        for (_, value) in self
+            .pairs
+            .iter()
+            .filter(|(k, _)| names.contains(&k.as_str()))
+        {
             all.extend(parse_list(value).map_err(|e| BadRequest(format!("`{}`: {e}", names[0])))?);
         }
         Ok(all)
-    };
-
-    let today = now.date_naive();
-    let from = match single("from")? {
-        Some(text) => parse_bound(text, Bound::From)?,
-        None => time::start_of_day(today - Days::new(6)),
-    };
-    let to = match single("to")? {
-        Some(text) => parse_bound(text, Bound::To)?,
-        None => time::start_of_day(today + Days::new(1)),
-    };
-    if from > to {
-        return Err(BadRequest(format!(
-            "`from` ({}) is after `to` ({}); the window is [from, to)",
-            from.to_rfc3339(),
-            to.to_rfc3339()
-        )));
     }
 
-    let names = list(&["param", "params"])?;
-    let values = list(&["value", "values"])?;
-    if names.len() != values.len() {
-        return Err(BadRequest(format!(
-            "{} parameter name(s) but {} value(s): `param` and `value` are pairs, give as many of each",
-            names.len(),
-            values.len()
-        )));
-    }
-    if let Some(blank) = names
-        .iter()
-        .find(|n| n.is_empty() || n.split('.').any(str::is_empty))
-    {
-        return Err(BadRequest(format!(
-            "parameter name `{blank}` is empty or has an empty path step"
-        )));
-    }
-    let event_names = match single("eventName")? {
-        Some(text) => parse_list(text).map_err(|e| BadRequest(format!("`eventName`: {e}")))?,
-        None => Vec::new(),
-    };
-    let non_empty = |name: &str| -> Result<Option<String>, BadRequest> {
-        match single(name)? {
-            Some("") => Err(BadRequest(format!(
-                "`{name}` is empty; give a value or leave it out"
-            ))),
-            other => Ok(other.map(str::to_owned)),
+    /// `[from, to)`, defaulting to the last 7 days (today included).
+    fn window(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), BadRequest> {
+        let today = now.date_naive();
+        let from = match self.single("from")? {
+            Some(text) => parse_bound(text, Bound::From)?,
+            None => time::start_of_day(today - Days::new(6)),
+        };
+        let to = match self.single("to")? {
+            Some(text) => parse_bound(text, Bound::To)?,
+            None => time::start_of_day(today + Days::new(1)),
+        };
+        if from > to {
+            return Err(BadRequest(format!(
+                "`from` ({}) is after `to` ({}); the window is [from, to)",
+                from.to_rfc3339(),
+                to.to_rfc3339()
+            )));
         }
-    };
-    let filters = Filters {
-        event_names: event_names.into_iter().filter(|n| !n.is_empty()).collect(),
-        params: names.into_iter().zip(values).collect(),
-        account: non_empty("account")?,
-        session_name: non_empty("sessionName")?,
-    };
+        Ok((from, to))
+    }
 
-    let count = match single("count")?.map(str::to_ascii_lowercase).as_deref() {
+    /// The lookup terms and `param`/`value` pairs.
+    fn filters(&self) -> Result<Filters, BadRequest> {
+        let names = self.list(&["param", "params"])?;
+        let values = self.list(&["value", "values"])?;
+        if names.len() != values.len() {
+            return Err(BadRequest(format!(
+                "{} parameter name(s) but {} value(s): `param` and `value` are pairs, give as many of each",
+                names.len(),
+                values.len()
+            )));
+        }
+        if let Some(blank) = names
+            .iter()
+            .find(|n| n.is_empty() || n.split('.').any(str::is_empty))
+        {
+            return Err(BadRequest(format!(
+                "parameter name `{blank}` is empty or has an empty path step"
+            )));
+        }
+        let mut terms = Vec::new();
+        for (name, attribute) in LOOKUPS {
+            let Some(text) = self.non_empty(name)? else {
+                continue;
+            };
+            let wanted = match attribute {
+                Attribute::EventName => {
+                    let names: Vec<String> = parse_list(text)
+                        .map_err(|e| BadRequest(format!("`eventName`: {e}")))?
+                        .into_iter()
+                        .filter(|n| !n.is_empty())
+                        .collect();
+                    if names.is_empty() {
+                        continue;
+                    }
+                    Wanted::AnyOf(names)
+                }
+                Attribute::ReadOnly => match text.to_ascii_lowercase().as_str() {
+                    v @ ("true" | "false") => Wanted::AnyOf(vec![v.to_owned()]),
+                    _ => {
+                        return Err(BadRequest(format!(
+                            "`readOnly` must be true or false, not `{text}`"
+                        )));
+                    }
+                },
+                Attribute::ErrorCode if text == "*" => Wanted::Present,
+                _ => Wanted::AnyOf(vec![text.to_owned()]),
+            };
+            terms.push(Term {
+                attribute: *attribute,
+                wanted,
+            });
+        }
+        terms.sort();
+        Ok(Filters {
+            terms,
+            params: names.into_iter().zip(values).collect(),
+        })
+    }
+}
+
+/// Parses the query-string pairs of an event route. `now` fixes the default window.
+pub fn parse_event_query(
+    route: Route,
+    pairs: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<EventQuery, BadRequest> {
+    let pairs = Pairs::new(pairs, EVENT_ONLY)?;
+    let (from, to) = pairs.window(now)?;
+    let filters = pairs.filters()?;
+    let count = match pairs
+        .single("count")?
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
         Some(other) => {
@@ -164,7 +272,7 @@ pub fn parse_event_query(
             )));
         }
     };
-    let limit = match single("limit")? {
+    let limit = match pairs.single("limit")? {
         None => DEFAULT_LIMIT,
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
@@ -184,7 +292,7 @@ pub fn parse_event_query(
         limit,
         after: None,
     };
-    if let Some(text) = single("nextToken")? {
+    if let Some(text) = pairs.single("nextToken")? {
         let after = token::decode(text, &fingerprint(&query))?;
         // A token this API issued resumes inside its window; the fingerprint
         // is no secret, so a forged one may not, and DynamoDB answers a range
@@ -200,16 +308,83 @@ pub fn parse_event_query(
     Ok(query)
 }
 
+/// Parses the query-string pairs of `/stats` (`daily == false`: `by` is
+/// required) or `/stats/daily` (`by` optional).
+pub fn parse_stats_query(
+    pairs: &[(String, String)],
+    now: DateTime<Utc>,
+    daily: bool,
+) -> Result<StatsQuery, BadRequest> {
+    let pairs = Pairs::new(pairs, STATS_ONLY)?;
+    let (from, to) = pairs.window(now)?;
+    let filters = pairs.filters()?;
+    let keys = || {
+        Attribute::ALL
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let by = match pairs.non_empty("by")? {
+        Some(name) => Some(Attribute::from_name(name).ok_or_else(|| {
+            BadRequest(format!(
+                "`by` = `{name}` is not a key; use one of {}",
+                keys()
+            ))
+        })?),
+        None if daily => None,
+        None => {
+            return Err(BadRequest(format!(
+                "`by` is missing: say what to count by, one of {}",
+                keys()
+            )));
+        }
+    };
+    let top = match pairs.single("top")? {
+        None => DEFAULT_TOP,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_TOP).contains(&n) => n,
+            _ => {
+                return Err(BadRequest(format!(
+                    "`top` must be a whole number from 1 to {MAX_TOP}, not `{text}`"
+                )));
+            }
+        },
+    };
+    let route = match (pairs.non_empty("user")?, pairs.non_empty("service")?) {
+        (Some(_), Some(_)) => {
+            return Err(BadRequest(
+                "give `user` or `service`, not both (filter the other with `eventSource`)".into(),
+            ));
+        }
+        (Some(user), None) => Route::User(user.to_owned()),
+        (None, Some(service)) => Route::service(service),
+        (None, None) => Route::Scan,
+    };
+    Ok(StatsQuery {
+        route,
+        from,
+        to,
+        filters,
+        by,
+        top,
+    })
+}
+
 /// Identifies a query's route, window and filters (not its page size).
 pub fn fingerprint(query: &EventQuery) -> String {
+    let terms: Vec<String> = query
+        .filters
+        .terms
+        .iter()
+        .map(|t| format!("{:?}", t))
+        .collect();
     let canonical = serde_json::json!([
         format!("{:?}", query.route),
         time::sortable(&query.from),
         time::sortable(&query.to),
-        query.filters.event_names,
+        terms,
         query.filters.params,
-        query.filters.account,
-        query.filters.session_name,
     ]);
     crate::digest::sha256_hex(&canonical.to_string(), 8)
 }
@@ -375,7 +550,13 @@ mod tests {
                 ("eventSource".to_owned(), "ec2.amazonaws.com".to_owned())
             ]
         );
-        assert_eq!(q.filters.event_names, ["RunInstances", "StartInstances"]);
+        assert_eq!(
+            q.filters.terms,
+            [Term {
+                attribute: Attribute::EventName,
+                wanted: Wanted::AnyOf(vec!["RunInstances".into(), "StartInstances".into()])
+            }]
+        );
         assert!(q.count);
         assert_eq!(q.limit, 5);
         let position = "2024-03-05T00:00:00.000000Z#e";

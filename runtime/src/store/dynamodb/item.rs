@@ -23,6 +23,12 @@ const PRINCIPAL: &str = "u";
 const ACCOUNT: &str = "acct";
 const SESSION: &str = "sess";
 const ERROR_CODE: &str = "err";
+const SOURCE_IP: &str = "ip";
+const ACCESS_KEY: &str = "ak";
+const READ_ONLY: &str = "ro";
+const SOURCE_IDENTITY: &str = "sid";
+const RESOURCE_NAMES: &str = "rn";
+const RESOURCE_TYPES: &str = "rt";
 const RECORD: &str = "rec";
 const EVENT_ID: &str = "id";
 
@@ -61,10 +67,25 @@ pub fn event_to_item(event: &EventItem) -> Item {
         (ACCOUNT, &event.account),
         (SESSION, &event.session_name),
         (ERROR_CODE, &event.error_code),
+        (SOURCE_IP, &event.source_ip),
+        (ACCESS_KEY, &event.access_key_id),
+        (SOURCE_IDENTITY, &event.source_identity),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
             item.insert(name.into(), s(value));
+        }
+    }
+    if let Some(read_only) = event.read_only {
+        item.insert(READ_ONLY.into(), AttributeValue::Bool(read_only));
+    }
+    // String sets: DynamoDB refuses an empty set, so absent when empty.
+    for (name, values) in [
+        (RESOURCE_NAMES, &event.resource_names),
+        (RESOURCE_TYPES, &event.resource_types),
+    ] {
+        if !values.is_empty() {
+            item.insert(name.into(), AttributeValue::Ss(values.clone()));
         }
     }
     if let Some(expires_at) = event.expires_at {
@@ -87,6 +108,15 @@ pub fn catalog_to_item(entry: &CatalogEntry) -> Item {
 pub fn item_to_event(item: &Item) -> Result<EventItem, String> {
     let text =
         |name: &str| -> Option<String> { item.get(name).and_then(|v| v.as_s().ok()).cloned() };
+    let strings = |name: &str| -> Vec<String> {
+        let mut values = item
+            .get(name)
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
+        values.sort();
+        values
+    };
     let required = |name: &str| {
         text(name).ok_or_else(|| format!("attribute `{name}` is missing or not a string"))
     };
@@ -114,6 +144,12 @@ pub fn item_to_event(item: &Item) -> Result<EventItem, String> {
         account: text(ACCOUNT),
         session_name: text(SESSION),
         error_code: text(ERROR_CODE),
+        source_ip: text(SOURCE_IP),
+        access_key_id: text(ACCESS_KEY),
+        read_only: item.get(READ_ONLY).and_then(|v| v.as_bool().ok()).copied(),
+        source_identity: text(SOURCE_IDENTITY),
+        resource_names: strings(RESOURCE_NAMES),
+        resource_types: strings(RESOURCE_TYPES),
         expires_at,
         record,
     })
