@@ -2,7 +2,8 @@
 //! by: one name each (as the API spells it), and how to read an event's
 //! values of it. Most are single-valued; `resourceName` and `resourceType`
 //! hold every entry of the record's `resources[]`. An absent value (missing,
-//! `null` or an empty string in the record) is no value at all.
+//! `null` or an empty string in the record) is no value at all. A [`Term`]
+//! is what a lookup asks of one attribute.
 
 use crate::event::EventItem;
 
@@ -142,6 +143,43 @@ impl Attribute {
             Attribute::ResourceType => Values::Many(&event.resource_types),
             Attribute::SessionName => Values::One(one(&event.session_name)),
         }
+    }
+}
+
+/// What a term asks of an attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Wanted {
+    /// One of these values (exact).
+    AnyOf(Vec<String>),
+    /// Any value at all (`errorCode=*`: the call failed).
+    Present,
+}
+
+/// One lookup term: an attribute and what it must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Term {
+    pub attribute: Attribute,
+    pub wanted: Wanted,
+}
+
+impl Term {
+    pub fn equals(attribute: Attribute, value: impl Into<String>) -> Term {
+        Term {
+            attribute,
+            wanted: Wanted::AnyOf(vec![value.into()]),
+        }
+    }
+
+    /// Whether one value of the attribute satisfies the term.
+    pub fn accepts(&self, value: &str) -> bool {
+        match &self.wanted {
+            Wanted::Present => !value.is_empty(),
+            Wanted::AnyOf(values) => values.iter().any(|v| v == value),
+        }
+    }
+
+    pub fn matches(&self, event: &EventItem) -> bool {
+        self.attribute.values(event).iter().any(|v| self.accepts(v))
     }
 }
 

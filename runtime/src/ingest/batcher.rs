@@ -1,9 +1,10 @@
 //! Write batching across files. CloudTrail files are small (a median of ~4
 //! events), so writing each file on its own costs a request per file; a
-//! backfill instead hands every file's events to one batcher, which writes
+//! backfill instead hands every file's blocks to one batcher, which writes
 //! them together in full `BatchWriteItem` calls and tells each file when its
-//! events are stored (so a file is only counted as done once it is). The tail
-//! of a flush that would only partly fill a request waits for the next files
+//! blocks are stored (so a file is only counted as done once it is). A block
+//! (its events and its summary) is written whole, in one write; the tail of
+//! a flush that would only partly fill a request waits for the next files
 //! (at most one more moment), so nearly every request carries 25 items.
 
 use std::collections::BTreeSet;
@@ -12,16 +13,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::event::EventItem;
 use crate::store::dynamodb::batch::MAX_BATCH;
-use crate::store::{CatalogEntry, EventStore, StoreError, WriteStats};
+use crate::store::{BlockWrite, CatalogEntry, EventStore, StoreError, WriteBatch, WriteStats};
 
 /// How long the batcher waits for more work before writing a partial batch.
 const LINGER: Duration = Duration::from_millis(20);
 
 struct Job {
-    catalog: Vec<CatalogEntry>,
-    events: Vec<EventItem>,
+    batch: WriteBatch,
     deadline: Option<Instant>,
     done: oneshot::Sender<Result<WriteStats, StoreError>>,
 }
@@ -41,11 +40,10 @@ impl WriteBatcher {
         WriteBatcher { sender }
     }
 
-    /// Writes catalog entries, then events, together with other callers'.
+    /// Writes a batch (catalog entries, then blocks) together with other callers'.
     pub async fn write(
         &self,
-        catalog: Vec<CatalogEntry>,
-        events: Vec<EventItem>,
+        batch: WriteBatch,
         deadline: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
         let (done, answer) = oneshot::channel();
@@ -56,8 +54,7 @@ impl WriteBatcher {
         };
         self.sender
             .send(Job {
-                catalog,
-                events,
+                batch,
                 deadline,
                 done,
             })
@@ -67,43 +64,61 @@ impl WriteBatcher {
     }
 }
 
+/// Items a block becomes in DynamoDB: its events and its summary.
+fn items_of(block: &BlockWrite) -> usize {
+    block.events.len() + 1
+}
+
 /// What the batching task holds: jobs not yet answered, in arrival order, and
 /// what of theirs is not yet written.
 #[derive(Default)]
 struct Batch {
-    /// Each job with how many of its events are still unwritten.
+    /// Each job with how many of its blocks are still unwritten.
     jobs: Vec<(Job, usize)>,
     /// Catalog entries not yet written (written with every flush).
     catalog: BTreeSet<CatalogEntry>,
-    /// Events not yet written, in the order of `jobs`.
-    events: Vec<EventItem>,
+    /// Blocks not yet written, in the order of `jobs`.
+    blocks: Vec<BlockWrite>,
+    /// Events in `blocks`.
+    events: usize,
     /// Cost of writes whose jobs are not answered yet.
     owed: WriteStats,
 }
 
 impl Batch {
     fn add(&mut self, mut job: Job) {
-        self.catalog.extend(std::mem::take(&mut job.catalog));
-        let events = std::mem::take(&mut job.events);
-        self.jobs.push((job, events.len()));
-        self.events.extend(events);
+        let batch = std::mem::take(&mut job.batch);
+        self.catalog.extend(batch.entries);
+        self.events += batch.blocks.iter().map(|b| b.events.len()).sum::<usize>();
+        self.jobs.push((job, batch.blocks.len()));
+        self.blocks.extend(batch.blocks);
     }
 
-    /// How many of the waiting events to write now. Requests are filled
-    /// whole (catalog entries first, as the store writes them) and the tail
-    /// that would only half fill one waits for the next files, but only when
-    /// writing the whole requests answers at least one job: that job's file
-    /// then makes room for the next one, so the tail never waits for nothing.
-    fn events_to_write(&self, more_may_come: bool) -> usize {
-        let all = self.events.len();
+    /// How many of the waiting blocks to write now. Requests are filled as
+    /// whole as blocks allow (catalog entries first, as the store writes
+    /// them) and the tail that would only partly fill one waits for the next
+    /// files, but only when writing the rest answers at least one job: that
+    /// job's file then makes room for the next one, so the tail never waits
+    /// for nothing.
+    fn blocks_to_write(&self, more_may_come: bool) -> usize {
+        let all = self.blocks.len();
         if !more_may_come {
             return all;
         }
-        let whole = (self.catalog.len() + all) / MAX_BATCH * MAX_BATCH;
-        if whole <= self.catalog.len() {
+        let items: usize = self.catalog.len() + self.blocks.iter().map(items_of).sum::<usize>();
+        let whole = items / MAX_BATCH * MAX_BATCH;
+        let mut filled = self.catalog.len();
+        let take = self
+            .blocks
+            .iter()
+            .take_while(|block| {
+                filled += items_of(block);
+                filled <= whole
+            })
+            .count();
+        if take == 0 {
             return all;
         }
-        let take = whole - self.catalog.len();
         let mut left = take;
         let answers_one = self.jobs.iter().any(|(_, unwritten)| {
             let done = *unwritten <= left;
@@ -113,17 +128,18 @@ impl Batch {
         if answers_one { take } else { all }
     }
 
-    /// Writes the catalog and the first `count` events, then answers the
+    /// Writes the catalog and the first `count` blocks, then answers the
     /// jobs that have nothing left to write. On an error, every waiting job
     /// fails (its file is then reported as failed and can be read again).
     async fn flush(&mut self, store: &dyn EventStore, count: usize) {
-        let catalog: Vec<CatalogEntry> = std::mem::take(&mut self.catalog).into_iter().collect();
-        let events: Vec<EventItem> = self.events.drain(..count).collect();
+        let blocks: Vec<BlockWrite> = self.blocks.drain(..count).collect();
+        self.events -= blocks.iter().map(|b| b.events.len()).sum::<usize>();
+        let batch = WriteBatch {
+            entries: std::mem::take(&mut self.catalog).into_iter().collect(),
+            blocks,
+        };
         let deadline = self.jobs.iter().filter_map(|(job, _)| job.deadline).min();
-        match store
-            .put_catalog_and_events(&catalog, &events, deadline)
-            .await
-        {
+        match store.write(&batch, deadline).await {
             Ok(stats) => {
                 self.owed += stats;
                 let mut written = count;
@@ -145,7 +161,8 @@ impl Batch {
                 for (job, _) in std::mem::take(&mut self.jobs) {
                     let _ = job.done.send(Err(error.clone()));
                 }
-                self.events.clear();
+                self.blocks.clear();
+                self.events = 0;
                 self.owed = WriteStats::default();
             }
         }
@@ -162,14 +179,14 @@ async fn run(store: Arc<dyn EventStore>, mut receiver: mpsc::Receiver<Job>, flus
                 None => return,
             }
         }
-        while open && batch.events.len() < flush_at {
+        while open && batch.events < flush_at {
             match tokio::time::timeout(LINGER, receiver.recv()).await {
                 Ok(Some(job)) => batch.add(job),
                 Ok(None) => open = false,
                 Err(_) => break,
             }
         }
-        let count = batch.events_to_write(open);
+        let count = batch.blocks_to_write(open);
         batch.flush(store.as_ref(), count).await;
     }
 }
@@ -182,9 +199,11 @@ mod tests {
     use futures::StreamExt;
 
     use super::*;
-    use crate::store::{CatalogKind, EventPage, PartitionQuery};
+    use crate::event::EventItem;
+    use crate::store::keys::BlockKey;
+    use crate::store::{CatalogKind, EventPage, ItemRange, PartitionQuery, StoredItem};
 
-    /// Remembers each write: how many entries and which events.
+    /// Remembers each write: how many entries and blocks, and which events.
     #[derive(Default)]
     struct Recorder {
         writes: Mutex<Vec<(usize, Vec<String>)>>,
@@ -196,24 +215,9 @@ mod tests {
         fn describe(&self) -> String {
             "recorder".into()
         }
-        async fn put_catalog(
+        async fn write(
             &self,
-            _: &[CatalogEntry],
-            _: Option<Instant>,
-        ) -> Result<WriteStats, StoreError> {
-            unreachable!("the batcher writes through put_catalog_and_events")
-        }
-        async fn put_events(
-            &self,
-            _: &[EventItem],
-            _: Option<Instant>,
-        ) -> Result<WriteStats, StoreError> {
-            unreachable!("the batcher writes through put_catalog_and_events")
-        }
-        async fn put_catalog_and_events(
-            &self,
-            entries: &[CatalogEntry],
-            events: &[EventItem],
+            batch: &WriteBatch,
             _: Option<Instant>,
         ) -> Result<WriteStats, StoreError> {
             if self.fail {
@@ -223,11 +227,15 @@ mod tests {
                     message: "refused".into(),
                 });
             }
-            let ids = events.iter().map(|e| e.event_id.clone()).collect();
-            self.writes.lock().unwrap().push((entries.len(), ids));
+            let ids: Vec<String> = batch.events().map(|e| e.event_id.clone()).collect();
+            let items = batch.entries.len() + ids.len() + batch.blocks.len();
+            self.writes
+                .lock()
+                .unwrap()
+                .push((batch.entries.len() + batch.blocks.len(), ids));
             Ok(WriteStats {
-                requests: (entries.len() + events.len()).div_ceil(MAX_BATCH) as u64,
-                items: (entries.len() + events.len()) as u64,
+                requests: items.div_ceil(MAX_BATCH) as u64,
+                items: items as u64,
                 ..WriteStats::default()
             })
         }
@@ -243,6 +251,15 @@ mod tests {
         }
         async fn query_partition(&self, _: &PartitionQuery) -> Result<EventPage, StoreError> {
             Ok(EventPage::default())
+        }
+        async fn read_items(&self, _: &ItemRange) -> Result<Vec<StoredItem>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn get_items(&self, _: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn put_items(&self, _: &[StoredItem]) -> Result<WriteStats, StoreError> {
+            Ok(WriteStats::default())
         }
     }
 
@@ -274,7 +291,18 @@ mod tests {
                     kind: CatalogKind::User,
                     value: format!("user-{}", file % 10),
                 }];
-                async move { batcher.write(catalog, events, None).await }
+                let batch = WriteBatch {
+                    entries: catalog,
+                    blocks: vec![BlockWrite {
+                        key: BlockKey {
+                            hour: None,
+                            source: format!("f{file}"),
+                            part: 0,
+                        },
+                        events,
+                    }],
+                };
+                async move { batcher.write(batch, None).await }
             })
             .buffer_unordered(16)
             .collect()

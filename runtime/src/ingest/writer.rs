@@ -1,9 +1,10 @@
 //! The asynchronous half of ingest: runs the pipeline on a blocking thread
 //! (so a slow download or a large file never stalls the runtime), and writes
-//! what it yields in chunks — new catalog entries first, then the events — so
-//! that an event is never stored without the entries that make it reachable.
+//! what it yields in chunks — new catalog entries first, then the events and
+//! the blocks that summarise them — so that an event is never stored without
+//! the entries that make it reachable.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -14,7 +15,9 @@ use tokio::sync::mpsc;
 use super::batcher::WriteBatcher;
 use super::pipeline::{Pipeline, Prepared, RecordCounts};
 use crate::cloudtrail::logfile::LogShape;
-use crate::store::{CatalogEntry, EventStore, StoreError, WriteStats};
+use crate::event::EventItem;
+use crate::store::keys::{self, BlockKey};
+use crate::store::{BlockWrite, CatalogEntry, EventStore, StoreError, WriteBatch, WriteStats};
 
 /// Events handed from the parser to the writer at a time.
 const CHUNK: usize = 500;
@@ -147,8 +150,12 @@ impl Ingestor {
         let mut stored = 0u64;
         let mut writes = WriteStats::default();
         let mut store_error: Option<StoreError> = None;
+        let source_id = keys::source_id(&source);
+        let mut part = 0u32;
         while let Some(chunk) = receiver.recv().await {
-            match self.write_chunk(chunk, deadline).await {
+            let written = self.write_chunk(chunk, &source_id, part, deadline).await;
+            part += 1;
+            match written {
                 Ok((n, stats)) => {
                     stored += n;
                     writes += stats;
@@ -194,10 +201,14 @@ impl Ingestor {
         }
     }
 
-    /// Writes the new catalog entries of a chunk, then its events.
+    /// Writes the new catalog entries of a chunk, then its events and their
+    /// blocks (one per hour of their times; `part` numbers the chunks of a
+    /// file, so the same file always makes the same blocks).
     async fn write_chunk(
         &self,
         chunk: Vec<Prepared>,
+        source_id: &str,
+        part: u32,
         deadline: Option<Instant>,
     ) -> Result<(u64, WriteStats), StoreError> {
         let mut fresh: HashSet<CatalogEntry> = HashSet::new();
@@ -216,15 +227,31 @@ impl Ingestor {
         }
         let mut entries: Vec<CatalogEntry> = fresh.into_iter().collect();
         entries.sort();
-        let events: Vec<_> = chunk.into_iter().map(|p| p.event).collect();
-        let count = events.len() as u64;
+        let count = chunk.len() as u64;
+        let mut by_hour: BTreeMap<Option<keys::Hour>, Vec<EventItem>> = BTreeMap::new();
+        for prepared in chunk {
+            by_hour
+                .entry(keys::hour_of(&prepared.event))
+                .or_default()
+                .push(prepared.event);
+        }
+        let batch = WriteBatch {
+            entries: entries.clone(),
+            blocks: by_hour
+                .into_iter()
+                .map(|(hour, events)| BlockWrite {
+                    key: BlockKey {
+                        hour,
+                        source: source_id.to_owned(),
+                        part,
+                    },
+                    events,
+                })
+                .collect(),
+        };
         let stats = match &self.batcher {
-            Some(batcher) => batcher.write(entries.clone(), events, deadline).await?,
-            None => {
-                self.store
-                    .put_catalog_and_events(&entries, &events, deadline)
-                    .await?
-            }
+            Some(batcher) => batcher.write(batch, deadline).await?,
+            None => self.store.write(&batch, deadline).await?,
         };
         self.known
             .lock()

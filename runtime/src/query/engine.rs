@@ -396,7 +396,7 @@ mod tests {
 
     use super::*;
     use crate::query::Filters;
-    use crate::store::{CatalogEntry, EventPage, WriteStats};
+    use crate::store::{EventPage, ItemRange, StoredItem, WriteBatch, WriteStats};
 
     struct Fake {
         /// Events by partition, ascending by sort key.
@@ -412,18 +412,20 @@ mod tests {
         fn describe(&self) -> String {
             "fake".into()
         }
-        async fn put_catalog(
+        async fn write(
             &self,
-            _: &[CatalogEntry],
+            _: &WriteBatch,
             _: Option<Instant>,
         ) -> Result<WriteStats, StoreError> {
             unreachable!()
         }
-        async fn put_events(
-            &self,
-            _: &[EventItem],
-            _: Option<Instant>,
-        ) -> Result<WriteStats, StoreError> {
+        async fn read_items(&self, _: &ItemRange) -> Result<Vec<StoredItem>, StoreError> {
+            unreachable!()
+        }
+        async fn get_items(&self, _: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError> {
+            unreachable!()
+        }
+        async fn put_items(&self, _: &[StoredItem]) -> Result<WriteStats, StoreError> {
             unreachable!()
         }
         async fn get_event(&self, _: &str) -> Result<Option<EventItem>, StoreError> {

@@ -8,45 +8,8 @@
 
 use serde_json::Value;
 
-use crate::attribute::Attribute;
+pub use crate::attribute::{Term, Wanted};
 use crate::event::{CorruptRecord, EventItem};
-
-/// What a term asks of an attribute.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Wanted {
-    /// One of these values (exact).
-    AnyOf(Vec<String>),
-    /// Any value at all (`errorCode=*`: the call failed).
-    Present,
-}
-
-/// One lookup term: an attribute and what it must hold.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Term {
-    pub attribute: Attribute,
-    pub wanted: Wanted,
-}
-
-impl Term {
-    pub fn equals(attribute: Attribute, value: impl Into<String>) -> Term {
-        Term {
-            attribute,
-            wanted: Wanted::AnyOf(vec![value.into()]),
-        }
-    }
-
-    /// Whether one value of the attribute satisfies the term.
-    pub fn accepts(&self, value: &str) -> bool {
-        match &self.wanted {
-            Wanted::Present => !value.is_empty(),
-            Wanted::AnyOf(values) => values.iter().any(|v| v == value),
-        }
-    }
-
-    pub fn matches(&self, event: &EventItem) -> bool {
-        self.attribute.values(event).iter().any(|v| self.accepts(v))
-    }
-}
 
 /// The filters of a query; all of them must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,13 +1,14 @@
 //! A store that writes nothing: `--dry-run` runs the whole pipeline into it
-//! and reports what would have been written.
+//! and reports what would have been written (as DynamoDB items).
 
 use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::dynamodb::item::{billed_write_units, catalog_to_item, event_to_item};
+use super::dynamodb::item::{batch_items, billed_write_units};
 use super::{
-    CatalogEntry, CatalogKind, EventPage, EventStore, PartitionQuery, StoreError, WriteStats,
+    CatalogKind, EventPage, EventStore, ItemRange, PartitionQuery, StoreError, StoredItem,
+    WriteBatch, WriteStats,
 };
 use crate::event::EventItem;
 
@@ -15,35 +16,24 @@ use crate::event::EventItem;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DryRunStore;
 
-/// What writing `values` would cost, as DynamoDB items.
-fn would_write<T>(values: &[T], to_item: impl Fn(&T) -> super::dynamodb::item::Item) -> WriteStats {
-    WriteStats {
-        items: values.len() as u64,
-        billed_write_units: values.iter().map(|v| billed_write_units(&to_item(v))).sum(),
-        ..WriteStats::default()
-    }
-}
-
 #[async_trait]
 impl EventStore for DryRunStore {
     fn describe(&self) -> String {
         "dry run (nothing is written)".into()
     }
 
-    async fn put_catalog(
+    async fn write(
         &self,
-        entries: &[CatalogEntry],
+        batch: &WriteBatch,
         _: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
-        Ok(would_write(entries, catalog_to_item))
-    }
-
-    async fn put_events(
-        &self,
-        events: &[EventItem],
-        _: Option<Instant>,
-    ) -> Result<WriteStats, StoreError> {
-        Ok(would_write(events, event_to_item))
+        let (items, generations) = batch_items(batch);
+        let all = items.iter().chain(&generations);
+        Ok(WriteStats {
+            items: (items.len() + generations.len()) as u64,
+            billed_write_units: all.map(billed_write_units).sum(),
+            ..WriteStats::default()
+        })
     }
 
     async fn get_event(&self, _: &str) -> Result<Option<EventItem>, StoreError> {
@@ -60,5 +50,17 @@ impl EventStore for DryRunStore {
 
     async fn query_partition(&self, _: &PartitionQuery) -> Result<EventPage, StoreError> {
         Ok(EventPage::default())
+    }
+
+    async fn read_items(&self, _: &ItemRange) -> Result<Vec<StoredItem>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn get_items(&self, _: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn put_items(&self, _: &[StoredItem]) -> Result<WriteStats, StoreError> {
+        Ok(WriteStats::default())
     }
 }

@@ -14,9 +14,10 @@ use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
 
+use super::block::Block;
 use super::{
-    CatalogEntry, CatalogKind, EventPage, EventStore, IndexName, PartitionQuery, StoreError,
-    WriteStats,
+    CatalogKind, EventPage, EventStore, IndexName, ItemRange, PartitionQuery, StoreError,
+    StoredItem, WriteBatch, WriteStats, keys,
 };
 use crate::event::EventItem;
 
@@ -25,6 +26,9 @@ const BY_PRINCIPAL: TableDefinition<(&str, &str), &str> = TableDefinition::new("
 const BY_TIME: TableDefinition<(&str, &str), &str> = TableDefinition::new("by_time");
 const CATALOG: TableDefinition<(&str, &str), ()> = TableDefinition::new("catalog");
 const FILES: TableDefinition<&str, &str> = TableDefinition::new("ingested_files");
+/// Items of the block and rollup layer: (partition, sort) → (version, expiry, value).
+const ITEMS: TableDefinition<(&str, &str), (u64, Option<i64>, &[u8])> =
+    TableDefinition::new("items");
 
 fn index_table(
     index: IndexName,
@@ -62,6 +66,7 @@ impl EmbeddedStore {
                 txn.open_table(BY_TIME)?;
                 txn.open_table(CATALOG)?;
                 txn.open_table(FILES)?;
+                txn.open_table(ITEMS)?;
                 Ok(())
             })
             .map_err(failed)?;
@@ -171,12 +176,18 @@ impl EmbeddedStore {
         })
     }
 
-    fn put_events_blocking(&self, events: &[EventItem]) -> Result<(), redb::Error> {
+    /// Catalog entries, events, blocks and the blocks' hours' generations,
+    /// in one transaction.
+    fn write_blocking(&self, batch: &WriteBatch) -> Result<(), redb::Error> {
         self.write(|txn| {
+            let mut catalog = txn.open_table(CATALOG)?;
+            for entry in &batch.entries {
+                catalog.insert((entry.kind.partition(), entry.value.as_str()), ())?;
+            }
             let mut by_id = txn.open_table(EVENTS)?;
             let mut by_principal = txn.open_table(BY_PRINCIPAL)?;
             let mut by_time = txn.open_table(BY_TIME)?;
-            for event in events {
+            for event in batch.events() {
                 // An overwrite moves the event: drop the index entries of the old copy.
                 let old = by_id
                     .get(event.event_id.as_str())?
@@ -203,6 +214,30 @@ impl EmbeddedStore {
                     }
                 }
             }
+            let mut items = txn.open_table(ITEMS)?;
+            let mut hours = std::collections::BTreeSet::new();
+            for write in &batch.blocks {
+                let Some(hour) = write.key.hour else { continue };
+                let block = Block::build(&write.events);
+                if block.is_empty() {
+                    continue;
+                }
+                let value = block.encode();
+                items.insert(
+                    (write.key.partition().as_str(), write.key.sort().as_str()),
+                    (0, block.expires_at(), value.as_slice()),
+                )?;
+                hours.insert(hour);
+            }
+            for hour in hours {
+                items.insert(
+                    (
+                        keys::generation_partition(hour.day).as_str(),
+                        keys::generation_sort(&hour).as_str(),
+                    ),
+                    (super::new_generation(), None, &[][..]),
+                )?;
+            }
             Ok(())
         })
     }
@@ -214,34 +249,15 @@ impl EventStore for EmbeddedStore {
         format!("database {}", self.path.display())
     }
 
-    async fn put_catalog(
+    async fn write(
         &self,
-        entries: &[CatalogEntry],
+        batch: &WriteBatch,
         _deadline: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
-        let entries = entries.to_vec();
-        self.write_off_thread("put catalog", entries.len(), move |store| {
-            store.write(|txn| {
-                let mut catalog = txn.open_table(CATALOG)?;
-                for entry in &entries {
-                    catalog.insert((entry.kind.partition(), entry.value.as_str()), ())?;
-                }
-                Ok(())
-            })
-        })
-        .await
-    }
-
-    async fn put_events(
-        &self,
-        events: &[EventItem],
-        _deadline: Option<Instant>,
-    ) -> Result<WriteStats, StoreError> {
-        let events = events.to_vec();
-        self.write_off_thread("put events", events.len(), move |store| {
-            store.put_events_blocking(&events)
-        })
-        .await
+        let batch = batch.clone();
+        let items = batch.entries.len() + batch.event_count();
+        self.write_off_thread("write", items, move |store| store.write_blocking(&batch))
+            .await
     }
 
     async fn get_event(&self, event_id: &str) -> Result<Option<EventItem>, StoreError> {
@@ -274,6 +290,50 @@ impl EventStore for EmbeddedStore {
             }
             Ok(values)
         })
+    }
+
+    async fn read_items(&self, range: &ItemRange) -> Result<Vec<StoredItem>, StoreError> {
+        self.read("read items", |txn| {
+            let table = txn.open_table(ITEMS)?;
+            let bounds = (range.partition.as_str(), range.start.as_str())
+                ..=(range.partition.as_str(), range.end.as_str());
+            let mut found = Vec::new();
+            for entry in table.range(bounds)? {
+                let (key, value) = entry?;
+                found.push(stored(key.value(), value.value()));
+            }
+            Ok(found)
+        })
+    }
+
+    async fn get_items(&self, keys: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError> {
+        self.read("get items", |txn| {
+            let table = txn.open_table(ITEMS)?;
+            let mut found = Vec::with_capacity(keys.len());
+            for (partition, sort) in keys {
+                if let Some(value) = table.get((partition.as_str(), sort.as_str()))? {
+                    found.push(stored((partition, sort), value.value()));
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    async fn put_items(&self, items: &[StoredItem]) -> Result<WriteStats, StoreError> {
+        let items = items.to_vec();
+        self.write_off_thread("put items", items.len(), move |store| {
+            store.write(|txn| {
+                let mut table = txn.open_table(ITEMS)?;
+                for item in &items {
+                    table.insert(
+                        (item.partition.as_str(), item.sort.as_str()),
+                        (item.version, item.expires_at, item.value.as_slice()),
+                    )?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn query_partition(&self, query: &PartitionQuery) -> Result<EventPage, StoreError> {
@@ -333,5 +393,19 @@ impl EventStore for EmbeddedStore {
             }
             Ok(n)
         })
+    }
+}
+
+/// An item of the block and rollup layer, from its key and stored value.
+fn stored(
+    (partition, sort): (&str, &str),
+    (version, expires_at, value): (u64, Option<i64>, &[u8]),
+) -> StoredItem {
+    StoredItem {
+        partition: partition.to_owned(),
+        sort: sort.to_owned(),
+        version,
+        value: value.to_vec(),
+        expires_at,
     }
 }

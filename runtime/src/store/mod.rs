@@ -11,19 +11,28 @@
 //!   buckets), each its own item written with an idempotent put — never a
 //!   read-modify-write row.
 
+pub mod block;
 pub mod dry_run;
 pub mod dynamodb;
 pub mod embedded;
+pub mod keys;
 
 use std::time::Instant;
 
 use async_trait::async_trait;
 
 use crate::event::EventItem;
+use keys::BlockKey;
 
 pub use dry_run::DryRunStore;
 pub use dynamodb::DynamoStore;
 pub use embedded::EmbeddedStore;
+
+/// A new generation for an hour whose blocks changed: any value but the
+/// last one will do, so a random one (never 0, which means "no blocks").
+pub fn new_generation() -> u64 {
+    fastrand::u64(1..)
+}
 
 /// Which time-ordered index a partition belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -164,48 +173,110 @@ impl StoreError {
     }
 }
 
+/// What one write stores: catalog entries first, then blocks with their
+/// events (each event in exactly one block; a block's key says which file,
+/// part and hour it comes from).
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    pub entries: Vec<CatalogEntry>,
+    pub blocks: Vec<BlockWrite>,
+}
+
+impl WriteBatch {
+    pub fn events(&self) -> impl Iterator<Item = &EventItem> {
+        self.blocks.iter().flat_map(|b| b.events.iter())
+    }
+
+    pub fn event_count(&self) -> usize {
+        self.blocks.iter().map(|b| b.events.len()).sum()
+    }
+
+    pub fn extend(&mut self, other: WriteBatch) {
+        self.entries.extend(other.entries);
+        self.blocks.extend(other.blocks);
+    }
+}
+
+/// One block to write: its key and its events.
+#[derive(Debug, Clone)]
+pub struct BlockWrite {
+    pub key: BlockKey,
+    pub events: Vec<EventItem>,
+}
+
+/// An item of the block and rollup layer (blocks, hour generations,
+/// rollups; see [`keys`]): bytes under a key, with a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    pub partition: String,
+    pub sort: String,
+    /// An hour's generation, or the generations a rollup was built from.
+    pub version: u64,
+    pub value: Vec<u8>,
+    /// Epoch seconds after which the item may be deleted (retention).
+    pub expires_at: Option<i64>,
+}
+
+/// The items of one partition whose sort keys are in `[start, end]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRange {
+    pub partition: String,
+    pub start: String,
+    pub end: String,
+    /// Read every write acknowledged before the read (DynamoDB's strongly
+    /// consistent read; twice the cost).
+    pub consistent: bool,
+}
+
+impl ItemRange {
+    /// The items whose sort keys start with `prefix`.
+    pub fn prefix(partition: String, prefix: &str, consistent: bool) -> ItemRange {
+        ItemRange {
+            partition,
+            start: prefix.to_owned(),
+            // Sort keys are ASCII letters, digits, `#`, `-` and `T`: `~` sorts after all.
+            end: format!("{prefix}~"),
+            consistent,
+        }
+    }
+}
+
 /// The storage seam. Implementations must make every write idempotent (the
-/// same event or entry written twice leaves one copy).
+/// same event, entry or block written twice leaves one copy).
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// A human-readable name for messages (`DynamoDB table events`).
     fn describe(&self) -> String;
 
-    /// Writes catalog entries. Callers write the entries of a batch of events
-    /// before the events themselves, so an event is never unreachable.
-    async fn put_catalog(
-        &self,
-        entries: &[CatalogEntry],
-        deadline: Option<Instant>,
-    ) -> Result<WriteStats, StoreError>;
-
-    /// Writes events, overwriting any with the same `eventID`.
-    async fn put_events(
-        &self,
-        events: &[EventItem],
-        deadline: Option<Instant>,
-    ) -> Result<WriteStats, StoreError>;
-
-    /// Writes catalog entries and then the events they make reachable. No
-    /// event is written before its entries; a store may send the last
-    /// entries and the first events in the same request (DynamoDB does, so a
-    /// write leaves at most one partly filled request).
-    async fn put_catalog_and_events(
-        &self,
-        entries: &[CatalogEntry],
-        events: &[EventItem],
-        deadline: Option<Instant>,
-    ) -> Result<WriteStats, StoreError> {
-        let mut stats = WriteStats::default();
-        if !entries.is_empty() {
-            stats += self.put_catalog(entries, deadline).await?;
-        }
-        stats += self.put_events(events, deadline).await?;
-        Ok(stats)
+    /// Whether events can be read by principal and by month×service
+    /// ([`EventStore::query_partition`]); a store without these indexes
+    /// answers every event query from blocks.
+    fn has_partitions(&self) -> bool {
+        true
     }
+
+    /// Writes catalog entries, then the events, then the blocks, then gives
+    /// every hour a block was written for a new generation (a fresh random
+    /// number: rollups built from an hour's blocks record the generation
+    /// they saw, and any change means rebuild). No event is written before
+    /// its entries, and no generation before its blocks.
+    async fn write(
+        &self,
+        batch: &WriteBatch,
+        deadline: Option<Instant>,
+    ) -> Result<WriteStats, StoreError>;
 
     /// One event by `eventID`.
     async fn get_event(&self, event_id: &str) -> Result<Option<EventItem>, StoreError>;
+
+    /// Events by `eventID`, those found, in any order.
+    async fn get_events(&self, event_ids: &[String]) -> Result<Vec<EventItem>, StoreError> {
+        let mut found = Vec::with_capacity(event_ids.len());
+        for id in event_ids {
+            found.extend(self.get_event(id).await?);
+        }
+        Ok(found)
+    }
 
     /// All values of a catalog list, ascending; with `range`, only values in
     /// `[start, end]`.
@@ -236,4 +307,14 @@ pub trait EventStore: Send + Sync {
             }
         }
     }
+
+    /// Every item of a range, ascending by sort key.
+    async fn read_items(&self, range: &ItemRange) -> Result<Vec<StoredItem>, StoreError>;
+
+    /// Items by key (partition, sort), those found, in any order.
+    async fn get_items(&self, keys: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError>;
+
+    /// Writes items of the block and rollup layer (rollups, from the query
+    /// side), replacing any with the same key.
+    async fn put_items(&self, items: &[StoredItem]) -> Result<WriteStats, StoreError>;
 }

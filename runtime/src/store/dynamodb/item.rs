@@ -9,7 +9,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::schema::{EVENT_SK, PK, PRINCIPAL_PK, SK, TIME_PK, TIME_SK, TTL};
 use crate::event::EventItem;
-use crate::store::CatalogEntry;
+use crate::store::block::Block;
+use crate::store::{CatalogEntry, StoredItem, WriteBatch, keys};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -31,10 +32,101 @@ const RESOURCE_NAMES: &str = "rn";
 const RESOURCE_TYPES: &str = "rt";
 const RECORD: &str = "rec";
 const EVENT_ID: &str = "id";
+/// Version of a stored item (an hour's generation; a rollup's source generations).
+const VERSION: &str = "g";
+/// Value of a stored item (an encoded block or rollup).
+const VALUE: &str = "v";
 
-/// `E#<eventID>`: the table key of an event.
-pub fn event_pk(event_id: &str) -> String {
-    format!("E#{event_id}")
+pub use crate::store::keys::event_pk;
+
+/// The items a write batch becomes, in the order they are written: catalog
+/// entries, events and blocks; then (once those are in) the generations of
+/// the hours the blocks belong to.
+pub fn batch_items(batch: &WriteBatch) -> (Vec<Item>, Vec<Item>) {
+    let mut items: Vec<Item> = batch.entries.iter().map(catalog_to_item).collect();
+    items.extend(batch.events().map(event_to_item));
+    let mut hours = std::collections::BTreeSet::new();
+    for write in &batch.blocks {
+        let Some(hour) = write.key.hour else { continue };
+        let block = Block::build(&write.events);
+        if block.is_empty() {
+            continue;
+        }
+        items.push(stored_to_item(&StoredItem {
+            partition: write.key.partition(),
+            sort: write.key.sort(),
+            version: 0,
+            value: block.encode(),
+            expires_at: block.expires_at(),
+        }));
+        hours.insert(hour);
+    }
+    let generations = hours
+        .iter()
+        .map(|hour| {
+            stored_to_item(&StoredItem {
+                partition: keys::generation_partition(hour.day),
+                sort: keys::generation_sort(hour),
+                version: crate::store::new_generation(),
+                value: Vec::new(),
+                expires_at: None,
+            })
+        })
+        .collect();
+    (items, generations)
+}
+
+/// An item of the block and rollup layer. It carries no index key, so it
+/// is written once (not in the indexes).
+pub fn stored_to_item(stored: &StoredItem) -> Item {
+    let mut item = Item::from([
+        (PK.to_owned(), AttributeValue::S(stored.partition.clone())),
+        (SK.to_owned(), AttributeValue::S(stored.sort.clone())),
+        (
+            VERSION.to_owned(),
+            AttributeValue::N(stored.version.to_string()),
+        ),
+    ]);
+    if !stored.value.is_empty() {
+        item.insert(
+            VALUE.into(),
+            AttributeValue::B(Blob::new(stored.value.clone())),
+        );
+    }
+    if let Some(expires_at) = stored.expires_at {
+        item.insert(TTL.into(), AttributeValue::N(expires_at.to_string()));
+    }
+    item
+}
+
+/// Decodes an item of the block and rollup layer.
+pub fn item_to_stored(item: &Item) -> Result<StoredItem, String> {
+    let (partition, sort) = key_of(item);
+    let number = |name: &str| -> Result<Option<u64>, String> {
+        match item.get(name) {
+            Some(AttributeValue::N(n)) => n
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("attribute `{name}` is not a whole number")),
+            Some(_) => Err(format!("attribute `{name}` is not a number")),
+            None => Ok(None),
+        }
+    };
+    let value = match item.get(VALUE) {
+        Some(AttributeValue::B(blob)) => blob.as_ref().to_vec(),
+        Some(_) => return Err(format!("attribute `{VALUE}` is not binary")),
+        None => Vec::new(),
+    };
+    Ok(StoredItem {
+        partition,
+        sort,
+        version: number(VERSION)?.unwrap_or(0),
+        value,
+        expires_at: match item.get(TTL) {
+            Some(AttributeValue::N(n)) => n.parse().ok(),
+            _ => None,
+        },
+    })
 }
 
 pub fn event_to_item(event: &EventItem) -> Item {

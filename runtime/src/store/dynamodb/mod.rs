@@ -1,66 +1,37 @@
 //! The DynamoDB implementation of the storage seam: one table, on-demand
 //! billing, two global secondary indexes (by principal, by month×service).
-//! Every read is a `GetItem` or a `Query`; nothing scans the table.
+//! Every read is a `GetItem`, a `BatchGetItem` or a `Query`; nothing scans
+//! the table. Events, catalog entries, blocks, generations and rollups are
+//! items of the same table (the layout is `store::keys`).
 
 pub mod batch;
 pub mod errors;
 pub mod item;
+pub mod layer;
+pub mod metering;
 pub mod schema;
 
-use std::sync::Mutex;
 use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity, Select};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, Select};
+
+pub use metering::{READ_UNIT_BYTES, ReadStats, eventually_consistent_read_units};
 
 use super::{
-    CatalogEntry, CatalogKind, EventPage, EventStore, IndexName, PartitionQuery, StoreError,
-    WriteStats,
+    CatalogEntry, CatalogKind, EventPage, EventStore, IndexName, ItemRange, PartitionQuery,
+    StoreError, StoredItem, WriteBatch, WriteStats, keys,
 };
 use crate::event::EventItem;
-
-/// Bytes per read unit step: reads are billed per started 4 KB.
-pub const READ_UNIT_BYTES: u64 = 4096;
-
-/// Read units DynamoDB bills for one eventually consistent `GetItem` or one
-/// `Query` page (every read here is eventually consistent; index reads can
-/// only be): the sizes of all items read — returned or only counted, index
-/// entries for an index — summed, rounded up to the next 4 KB, half a unit
-/// per 4 KB; at least half a unit, even when nothing is found.
-pub fn eventually_consistent_read_units(bytes_read: u64) -> f64 {
-    bytes_read.div_ceil(READ_UNIT_BYTES).max(1) as f64 * 0.5
-}
-
-/// What reading cost, summed over the requests of one store.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ReadStats {
-    /// `GetItem` and `Query` requests sent (one per page).
-    pub requests: u64,
-    /// Items read: returned, or counted by a `Select=COUNT` page.
-    pub items: u64,
-    /// The size of the items read by DynamoDB's rule ([`item::billed_size`]),
-    /// for those the store saw (not the items of `Select=COUNT` pages).
-    pub bytes: u64,
-    /// Read units by DynamoDB's billing rule ([`eventually_consistent_read_units`]
-    /// per request) computed from the items read; for a `Select=COUNT` page,
-    /// whose items the store does not see, the units the service reported
-    /// (exact on AWS; see [`DynamoStore::metering_counts`] for emulators).
-    pub read_units: f64,
-    /// Read units as the service reported them (`ConsumedCapacity`). On AWS
-    /// they equal `read_units`; moto reports constants (1 per `Query`, 0.5
-    /// per `GetItem`), which is why they are not what `read_units` counts.
-    pub reported_units: f64,
-    /// Items counted by `Select=COUNT` pages, whose sizes are not in `bytes`.
-    pub unsized_items: u64,
-}
+use metering::{Meter, items_size};
 
 /// Events and catalog in one DynamoDB table.
 pub struct DynamoStore {
     client: Client,
     table: String,
-    /// What this store's reads cost so far.
-    reads: Mutex<ReadStats>,
+    /// What this store's reads (and query-side writes) cost so far.
+    meter: Meter,
     /// Count by reading the items instead of `Select=COUNT` (see [`DynamoStore::metering_counts`]).
     count_by_reading: bool,
 }
@@ -70,7 +41,7 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
-            reads: Mutex::new(ReadStats::default()),
+            meter: Meter::default(),
             count_by_reading: false,
         }
     }
@@ -98,52 +69,18 @@ impl DynamoStore {
 
     /// What reads through this store cost so far.
     pub fn read_stats(&self) -> ReadStats {
-        *self
-            .reads
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.meter.stats()
     }
 
-    /// Records one request that read `items` items of `bytes` bytes in all.
-    fn count_read(&self, items: u64, bytes: u64, reported: Option<&ConsumedCapacity>) {
-        self.add_read(ReadStats {
-            requests: 1,
-            items,
-            bytes,
-            read_units: eventually_consistent_read_units(bytes),
-            reported_units: reported_units(reported),
-            unsized_items: 0,
-        });
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 
-    /// Records one `Select=COUNT` page: its items' sizes are unknown here, so
-    /// its units are what the service reported (at least half a unit).
-    fn count_unsized_read(&self, items: u64, reported: Option<&ConsumedCapacity>) {
-        let reported = reported_units(reported);
-        self.add_read(ReadStats {
-            requests: 1,
-            items,
-            bytes: 0,
-            read_units: ((reported * 2.0).ceil() / 2.0).max(0.5),
-            reported_units: reported,
-            unsized_items: items,
-        });
+    pub(crate) fn meter(&self) -> &Meter {
+        &self.meter
     }
 
-    fn add_read(&self, read: ReadStats) {
-        let mut total = self
-            .reads
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        total.requests += read.requests;
-        total.items += read.items;
-        total.bytes += read.bytes;
-        total.read_units += read.read_units;
-        total.reported_units += read.reported_units;
-        total.unsized_items += read.unsized_items;
-    }
-
-    fn error<E>(
+    pub(crate) fn error<E>(
         &self,
         operation: &'static str,
         error: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
@@ -216,40 +153,24 @@ impl EventStore for DynamoStore {
         format!("DynamoDB table `{}`", self.table)
     }
 
-    async fn put_catalog(
+    async fn write(
         &self,
-        entries: &[CatalogEntry],
+        batch: &WriteBatch,
         deadline: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
-        let items = entries.iter().map(item::catalog_to_item).collect();
-        batch::put_all(&self.client, &self.table, items, deadline).await
-    }
-
-    async fn put_events(
-        &self,
-        events: &[EventItem],
-        deadline: Option<Instant>,
-    ) -> Result<WriteStats, StoreError> {
-        let items = events.iter().map(item::event_to_item).collect();
-        batch::put_all(&self.client, &self.table, items, deadline).await
-    }
-
-    async fn put_catalog_and_events(
-        &self,
-        entries: &[CatalogEntry],
-        events: &[EventItem],
-        deadline: Option<Instant>,
-    ) -> Result<WriteStats, StoreError> {
-        // The entries first, with the first events filling their last request;
-        // the rest of the events once those are in.
-        let mut first: Vec<item::Item> = entries.iter().map(item::catalog_to_item).collect();
-        let fill = (batch::MAX_BATCH - first.len() % batch::MAX_BATCH) % batch::MAX_BATCH;
-        let (with_entries, rest) = events.split_at(fill.min(events.len()));
-        first.extend(with_entries.iter().map(item::event_to_item));
-        let mut stats = batch::put_all(&self.client, &self.table, first, deadline).await?;
-        if !rest.is_empty() {
-            let rest = rest.iter().map(item::event_to_item).collect();
-            stats += batch::put_all(&self.client, &self.table, rest, deadline).await?;
+        // The entries first (their last request filled with the first
+        // events), then the other events and the blocks in full requests;
+        // then, once all of them are in, the generations of the hours the
+        // blocks belong to.
+        let (mut items, generations) = item::batch_items(batch);
+        let entries = batch.entries.len();
+        let fill = (batch::MAX_BATCH - entries % batch::MAX_BATCH) % batch::MAX_BATCH;
+        let rest = items.split_off((entries + fill).min(items.len()));
+        let mut stats = batch::put_all(&self.client, &self.table, items, deadline).await?;
+        for items in [rest, generations] {
+            if !items.is_empty() {
+                stats += batch::put_all(&self.client, &self.table, items, deadline).await?;
+            }
         }
         Ok(stats)
     }
@@ -266,9 +187,10 @@ impl EventStore for DynamoStore {
             .await
             .map_err(|e| self.error("GetItem", e))?;
         let found = output.item();
-        self.count_read(
+        self.meter.read(
             u64::from(found.is_some()),
             found.map_or(0, |i| item::billed_size(i) as u64),
+            false,
             output.consumed_capacity(),
         );
         found.map(|i| self.decode(i)).transpose()
@@ -316,9 +238,10 @@ impl EventStore for DynamoStore {
                     })) as u64
                 })
                 .sum();
-            self.count_read(
+            self.meter.read(
                 output.items().len() as u64,
                 bytes,
+                false,
                 output.consumed_capacity(),
             );
             values.extend(page);
@@ -327,6 +250,33 @@ impl EventStore for DynamoStore {
                 _ => return Ok(values),
             }
         }
+    }
+
+    async fn get_events(&self, event_ids: &[String]) -> Result<Vec<EventItem>, StoreError> {
+        let keys: Vec<(String, String)> = event_ids
+            .iter()
+            .map(|id| (keys::event_pk(id), schema::EVENT_SK.to_owned()))
+            .collect();
+        let items = layer::batch_get(self, &keys).await?;
+        items.iter().map(|i| self.decode(i)).collect()
+    }
+
+    async fn read_items(&self, range: &ItemRange) -> Result<Vec<StoredItem>, StoreError> {
+        layer::read_range(self, range).await
+    }
+
+    async fn get_items(&self, keys: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError> {
+        let items = layer::batch_get(self, keys).await?;
+        items
+            .iter()
+            .map(|i| layer::decode_stored(self, i))
+            .collect()
+    }
+
+    async fn put_items(&self, items: &[StoredItem]) -> Result<WriteStats, StoreError> {
+        let items: Vec<item::Item> = items.iter().map(item::stored_to_item).collect();
+        self.meter.wrote(&items);
+        batch::put_all(&self.client, &self.table, items, None).await
     }
 
     async fn query_partition(&self, query: &PartitionQuery) -> Result<EventPage, StoreError> {
@@ -343,9 +293,10 @@ impl EventStore for DynamoStore {
             .await
             .map_err(|e| self.error("Query", e))?;
         // The indexes project every attribute: an index entry is the item.
-        self.count_read(
+        self.meter.read(
             output.items().len() as u64,
             items_size(output.items()),
+            false,
             output.consumed_capacity(),
         );
         let mut events = Vec::with_capacity(output.items().len());
@@ -378,13 +329,15 @@ impl EventStore for DynamoStore {
             .map_err(|e| self.error("Query", e))?;
             let counted = u64::try_from(output.count()).unwrap_or(0);
             if self.count_by_reading {
-                self.count_read(
+                self.meter.read(
                     counted,
                     items_size(output.items()),
+                    false,
                     output.consumed_capacity(),
                 );
             } else {
-                self.count_unsized_read(counted, output.consumed_capacity());
+                self.meter
+                    .unsized_count(counted, output.consumed_capacity());
             }
             total += counted;
             match output.last_evaluated_key() {
@@ -394,15 +347,6 @@ impl EventStore for DynamoStore {
         }
         Ok(total)
     }
-}
-
-/// The summed size of items read, by DynamoDB's rule.
-fn items_size(items: &[item::Item]) -> u64 {
-    items.iter().map(|i| item::billed_size(i) as u64).sum()
-}
-
-fn reported_units(capacity: Option<&ConsumedCapacity>) -> f64 {
-    capacity.and_then(|c| c.capacity_units()).unwrap_or(0.0)
 }
 
 #[cfg(test)]
@@ -415,6 +359,7 @@ mod tests {
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
     use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::ConsumedCapacity;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
     /// An event item of exactly `size` bytes by DynamoDB's rule.
@@ -461,23 +406,6 @@ mod tests {
             after: None,
             limit,
         }
-    }
-
-    #[test]
-    fn the_rule() {
-        assert_eq!(
-            eventually_consistent_read_units(0),
-            0.5,
-            "a miss costs half a unit"
-        );
-        assert_eq!(eventually_consistent_read_units(1), 0.5);
-        assert_eq!(eventually_consistent_read_units(4096), 0.5);
-        assert_eq!(eventually_consistent_read_units(4097), 1.0);
-        assert_eq!(
-            eventually_consistent_read_units(1024 * 1024),
-            128.0,
-            "a full 1 MB page"
-        );
     }
 
     #[tokio::test]
@@ -660,7 +588,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn entries_then_events_fill_requests_and_entries_go_first() {
+    async fn entries_then_events_then_blocks_then_generations() {
         use aws_sdk_dynamodb::operation::batch_write_item::{
             BatchWriteItemInput, BatchWriteItemOutput,
         };
@@ -696,14 +624,24 @@ mod tests {
                 crate::event::event_from_json(text)
             })
             .collect();
-        let stats = store
-            .put_catalog_and_events(&entries, &events, None)
-            .await
-            .expect("written");
+        let batch = crate::store::WriteBatch {
+            entries,
+            blocks: vec![crate::store::BlockWrite {
+                key: keys::BlockKey {
+                    hour: events[0].sort_key.as_deref().and_then(|k| {
+                        crate::time::parse_event_time(&k[..27]).map(|t| keys::Hour::of(&t))
+                    }),
+                    source: "s".into(),
+                    part: 0,
+                },
+                events,
+            }],
+        };
+        let stats = store.write(&batch, None).await.expect("written");
         assert_eq!(
             (stats.requests, stats.items),
-            (2, 33),
-            "25 + 8, not 3 + 25 + 5"
+            (3, 35),
+            "25 + (8 events + 1 block), then the hour's generation; not 3 + 25 + 6"
         );
         let seen = seen.lock().unwrap();
         assert_eq!(seen[0].len(), 25);
@@ -712,6 +650,8 @@ mod tests {
             3,
             "the entries are in the first request"
         );
-        assert!(seen[1].iter().all(|k| k.starts_with("E#")));
+        assert_eq!(seen[1].iter().filter(|k| k.starts_with("E#")).count(), 8);
+        assert_eq!(seen[1].iter().filter(|k| k.starts_with("B#")).count(), 1);
+        assert_eq!(seen[2], ["G#2024-01"], "the generation after the block");
     }
 }

@@ -1,0 +1,457 @@
+//! Blocks: the summaries of the events one log file brought for one UTC
+//! hour (see [`super::keys`]), kept column by column with one dictionary of
+//! strings, and compressed. A block answers lookups and statistics without
+//! reading the events: every attribute of [`Attribute`], the event's time and
+//! id, and what an event route returns. Terms are matched on dictionary
+//! references, so an event is only turned into strings when it is returned.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::keys::BlockKey;
+use crate::attribute::{Attribute, Term, Wanted};
+use crate::event::{EventItem, EventSummary};
+
+/// The single-valued attributes, in column order.
+const SINGLE: [Attribute; 11] = [
+    Attribute::Principal,
+    Attribute::Service,
+    Attribute::EventName,
+    Attribute::EventSource,
+    Attribute::ErrorCode,
+    Attribute::SourceIpAddress,
+    Attribute::AccessKeyId,
+    Attribute::Region,
+    Attribute::Account,
+    Attribute::ReadOnly,
+    Attribute::SessionName,
+];
+
+/// Format version written first in every encoded block.
+const VERSION: u8 = 1;
+/// zstd level of encoded blocks.
+const LEVEL: i32 = 3;
+/// Largest block a decoder accepts (a corrupt length cannot make it allocate more).
+const MAX_DECODED: usize = 64 * 1024 * 1024;
+
+/// A decoded block.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Block {
+    version: u8,
+    /// Every string the columns refer to; a reference is its index + 1 (0 is absent).
+    strings: Vec<String>,
+    ids: Vec<String>,
+    /// Event times in microseconds since the epoch, ascending with the ids.
+    times: Vec<i64>,
+    /// `eventTime` as the record wrote it, when it differs from the
+    /// canonical `YYYY-MM-DDTHH:MM:SSZ` rendering of the time.
+    written_times: Vec<u32>,
+    /// One column per attribute of [`SINGLE`].
+    columns: Vec<Vec<u32>>,
+    source_identities: Vec<u32>,
+    resource_names: Vec<Vec<u32>>,
+    resource_types: Vec<Vec<u32>>,
+    /// Epoch seconds after which every event of the block may be deleted
+    /// (the latest of its events' expiry), when retention is set.
+    expires_at: Option<i64>,
+    #[serde(skip)]
+    index: HashMap<String, u32>,
+}
+
+/// A block could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("block is corrupt: {0}")]
+pub struct CorruptBlock(pub String);
+
+impl Block {
+    /// The block of these events (events without a usable time are left out).
+    pub fn build<'e>(events: impl IntoIterator<Item = &'e EventItem>) -> Block {
+        let mut rows: Vec<(&EventItem, i64)> = events
+            .into_iter()
+            .filter_map(|e| Some((e, time_of(e)?)))
+            .collect();
+        rows.sort_by(|a, b| (a.1, &a.0.event_id).cmp(&(b.1, &b.0.event_id)));
+        rows.dedup_by(|a, b| a.0.event_id == b.0.event_id);
+        let mut block = Block {
+            version: VERSION,
+            columns: vec![Vec::with_capacity(rows.len()); SINGLE.len()],
+            ..Block::default()
+        };
+        for (event, time) in rows {
+            block.ids.push(event.event_id.clone());
+            block.times.push(time);
+            let written = event
+                .event_time
+                .as_deref()
+                .filter(|w| *w != canonical(time))
+                .map(|w| block.intern(w))
+                .unwrap_or(0);
+            block.written_times.push(written);
+            for (column, attribute) in SINGLE.iter().enumerate() {
+                let value = attribute.values(event).iter().next();
+                let reference = value.map(|v| block.intern(v)).unwrap_or(0);
+                block.columns[column].push(reference);
+            }
+            let identity = event
+                .source_identity
+                .as_deref()
+                .map(|v| block.intern(v))
+                .unwrap_or(0);
+            block.source_identities.push(identity);
+            let names = event
+                .resource_names
+                .iter()
+                .map(|v| block.intern(v))
+                .collect();
+            block.resource_names.push(names);
+            let types = event
+                .resource_types
+                .iter()
+                .map(|v| block.intern(v))
+                .collect();
+            block.resource_types.push(types);
+            block.expires_at = block.expires_at.max(event.expires_at);
+        }
+        block
+    }
+
+    fn intern(&mut self, value: &str) -> u32 {
+        if let Some(&reference) = self.index.get(value) {
+            return reference;
+        }
+        self.strings.push(value.to_owned());
+        let reference = self.strings.len() as u32;
+        self.index.insert(value.to_owned(), reference);
+        reference
+    }
+
+    /// The compressed form stored under the block's key.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing plain vectors of strings and integers cannot fail.
+        let bytes = postcard::to_allocvec(self).unwrap_or_default();
+        zstd::bulk::compress(&bytes, LEVEL).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Block, CorruptBlock> {
+        let size = zstd::zstd_safe::get_frame_content_size(bytes)
+            .ok()
+            .flatten()
+            .filter(|&n| n <= MAX_DECODED as u64)
+            .ok_or_else(|| CorruptBlock("no valid zstd frame".into()))?;
+        let raw = zstd::bulk::decompress(bytes, size as usize)
+            .map_err(|e| CorruptBlock(e.to_string()))?;
+        let mut block: Block =
+            postcard::from_bytes(&raw).map_err(|e| CorruptBlock(e.to_string()))?;
+        if block.version != VERSION {
+            return Err(CorruptBlock(format!("unknown version {}", block.version)));
+        }
+        let n = block.ids.len();
+        let columns_fit = block.columns.len() == SINGLE.len()
+            && block.columns.iter().all(|c| c.len() == n)
+            && [
+                block.times.len(),
+                block.written_times.len(),
+                block.source_identities.len(),
+                block.resource_names.len(),
+                block.resource_types.len(),
+            ]
+            .iter()
+            .all(|len| *len == n);
+        let strings = block.strings.len() as u32;
+        let references_fit = block
+            .columns
+            .iter()
+            .chain([&block.written_times, &block.source_identities])
+            .flatten()
+            .chain(block.resource_names.iter().flatten())
+            .chain(block.resource_types.iter().flatten())
+            .all(|r| *r <= strings);
+        if !columns_fit || !references_fit {
+            return Err(CorruptBlock("its columns do not fit together".into()));
+        }
+        block.index = block
+            .strings
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u32 + 1))
+            .collect();
+        Ok(block)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+
+    pub fn event_id(&self, row: usize) -> &str {
+        &self.ids[row]
+    }
+
+    /// Microseconds since the epoch.
+    pub fn time(&self, row: usize) -> i64 {
+        self.times[row]
+    }
+
+    /// `<time>#<eventID>`, as both indexes sort.
+    pub fn sort_key(&self, row: usize) -> String {
+        format!("{}#{}", sortable_micros(self.times[row]), self.ids[row])
+    }
+
+    fn text(&self, reference: u32) -> Option<&str> {
+        reference
+            .checked_sub(1)
+            .and_then(|i| self.strings.get(i as usize))
+            .map(String::as_str)
+    }
+
+    /// The references of an event's values of `attribute`.
+    fn references(&self, attribute: Attribute, row: usize) -> &[u32] {
+        match attribute {
+            Attribute::ResourceName => &self.resource_names[row],
+            Attribute::ResourceType => &self.resource_types[row],
+            single => {
+                let column = SINGLE.iter().position(|a| *a == single).unwrap_or(0);
+                let reference = &self.columns[column][row];
+                if *reference == 0 {
+                    &[]
+                } else {
+                    std::slice::from_ref(reference)
+                }
+            }
+        }
+    }
+
+    /// An event's values of `attribute`.
+    pub fn values(&self, attribute: Attribute, row: usize) -> impl Iterator<Item = &str> + '_ {
+        self.references(attribute, row)
+            .iter()
+            .filter_map(|r| self.text(*r))
+    }
+
+    /// The terms as references into this block, or `None` when some term
+    /// can match no event of it.
+    pub fn resolve(&self, terms: &[Term]) -> Option<Vec<ResolvedTerm>> {
+        terms
+            .iter()
+            .map(|term| {
+                let wanted = match &term.wanted {
+                    Wanted::Present => None,
+                    Wanted::AnyOf(values) => {
+                        let references: Vec<u32> = values
+                            .iter()
+                            .filter_map(|v| self.index.get(v).copied())
+                            .collect();
+                        if references.is_empty() {
+                            return None;
+                        }
+                        Some(references)
+                    }
+                };
+                Some(ResolvedTerm {
+                    attribute: term.attribute,
+                    wanted,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether an event passes every resolved term.
+    pub fn matches(&self, row: usize, terms: &[ResolvedTerm]) -> bool {
+        terms.iter().all(|term| {
+            let references = self.references(term.attribute, row);
+            match &term.wanted {
+                None => !references.is_empty(),
+                Some(wanted) => references.iter().any(|r| wanted.contains(r)),
+            }
+        })
+    }
+
+    /// What an event route returns for an event.
+    pub fn summary(&self, row: usize) -> EventSummary {
+        let value = |attribute| self.values(attribute, row).next().map(str::to_owned);
+        EventSummary {
+            event_id: self.ids[row].clone(),
+            event_name: value(Attribute::EventName),
+            event_source: value(Attribute::EventSource),
+            event_time: Some(self.written_time(row)),
+            principal: value(Attribute::Principal).unwrap_or_default(),
+            aws_region: value(Attribute::Region),
+            account: value(Attribute::Account),
+            error_code: value(Attribute::ErrorCode),
+            session_name: value(Attribute::SessionName),
+            source_identity: self.text(self.source_identities[row]).map(str::to_owned),
+            source_ip: value(Attribute::SourceIpAddress),
+            access_key_id: value(Attribute::AccessKeyId),
+            read_only: value(Attribute::ReadOnly).map(|v| v == "true"),
+        }
+    }
+
+    /// `eventTime` as the record wrote it.
+    fn written_time(&self, row: usize) -> String {
+        match self.text(self.written_times[row]) {
+            Some(written) => written.to_owned(),
+            None => canonical(self.times[row]),
+        }
+    }
+
+    /// The event as a stored event without its record (what filters and
+    /// summaries need; the record is read by `eventID` when wanted).
+    pub fn event(&self, row: usize) -> EventItem {
+        let summary = self.summary(row);
+        let value = |attribute| self.values(attribute, row).next().map(str::to_owned);
+        let all = |attribute| self.values(attribute, row).map(str::to_owned).collect();
+        let sort_key = self.sort_key(row);
+        EventItem {
+            month: Some(sort_key[..7].to_owned()),
+            service: value(Attribute::Service).unwrap_or_default(),
+            event_id: summary.event_id,
+            event_name: summary.event_name,
+            event_source: summary.event_source,
+            event_time: summary.event_time,
+            sort_key: Some(sort_key),
+            aws_region: summary.aws_region,
+            principal: summary.principal,
+            account: summary.account,
+            session_name: summary.session_name,
+            error_code: summary.error_code,
+            source_ip: summary.source_ip,
+            access_key_id: summary.access_key_id,
+            read_only: summary.read_only,
+            source_identity: summary.source_identity,
+            resource_names: all(Attribute::ResourceName),
+            resource_types: all(Attribute::ResourceType),
+            expires_at: self.expires_at,
+            record: Vec::new(),
+        }
+    }
+}
+
+/// A term whose values are references into one block (`None`: any value).
+#[derive(Debug, Clone)]
+pub struct ResolvedTerm {
+    attribute: Attribute,
+    wanted: Option<Vec<u32>>,
+}
+
+/// A block with the key it is stored under.
+#[derive(Debug, Clone)]
+pub struct KeyedBlock {
+    pub key: BlockKey,
+    pub block: Block,
+}
+
+/// Microseconds since the epoch of an event's time.
+fn time_of(event: &EventItem) -> Option<i64> {
+    let key = event.sort_key.as_deref()?;
+    let time = crate::time::parse_event_time(key.get(..27)?)?;
+    Some(time.timestamp_micros())
+}
+
+fn instant(micros: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// The fixed-width sortable form of a time in microseconds.
+pub fn sortable_micros(micros: i64) -> String {
+    crate::time::sortable(&instant(micros))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, or with the fraction when there is one.
+fn canonical(micros: i64) -> String {
+    let t = instant(micros);
+    if micros.rem_euclid(1_000_000) == 0 {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        crate::time::sortable(&t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::event_from_json;
+    use serde_json::json;
+
+    fn events() -> Vec<EventItem> {
+        vec![
+            event_from_json(
+                json!({"eventID": "b", "eventTime": "2024-05-01T13:00:02Z", "eventName": "RunInstances",
+                    "eventSource": "ec2.amazonaws.com", "awsRegion": "us-east-1", "errorCode": "AccessDenied",
+                    "sourceIPAddress": "203.0.113.1", "readOnly": false,
+                    "userIdentity": {"type": "AssumedRole", "accessKeyId": "ASIA1",
+                        "arn": "arn:aws:sts::1:assumed-role/Admin/alice",
+                        "sessionContext": {"sourceIdentity": "alice@example.com", "sessionIssuer": {"userName": "Admin"}}},
+                    "resources": [{"ARN": "arn:r1", "type": "T1"}, {"ARN": "arn:r2", "type": "T1"}]})
+                .to_string(),
+            ),
+            event_from_json(
+                json!({"eventID": "a", "eventTime": "2024-05-01T15:00:02+02:00", "eventName": "RunInstances",
+                    "eventSource": "ec2.amazonaws.com", "userIdentity": {"userName": "bob"}})
+                .to_string(),
+            ),
+            event_from_json(json!({"eventID": "timeless", "eventTime": "soon"}).to_string()),
+        ]
+    }
+
+    #[test]
+    fn round_trips_and_orders_by_time_then_id() {
+        let events = events();
+        let block = Block::decode(&Block::build(&events).encode()).expect("decodes");
+        assert_eq!(block.len(), 2, "events without a time are left out");
+        assert_eq!(block.event_id(0), "a", "13:00:02Z, written with an offset");
+        assert_eq!(block.sort_key(0), "2024-05-01T13:00:02.000000Z#a");
+        assert_eq!(
+            block.summary(0).event_time.as_deref(),
+            Some("2024-05-01T15:00:02+02:00"),
+            "eventTime as written"
+        );
+        let original = events.iter().find(|e| e.event_id == "b").unwrap();
+        let mut expected = original.summary();
+        expected.event_time = Some("2024-05-01T13:00:02Z".into());
+        assert_eq!(block.summary(1), expected);
+        let rebuilt = block.event(1);
+        assert_eq!(rebuilt.resource_names, original.resource_names);
+        assert_eq!(rebuilt.service, "ec2");
+        assert_eq!(rebuilt.principal, "Admin");
+        assert_eq!(rebuilt.session_name.as_deref(), Some("alice"));
+        assert_eq!(rebuilt.sort_key, original.sort_key);
+    }
+
+    #[test]
+    fn terms_match_on_references() {
+        let block = Block::build(&events());
+        let terms = |t: Vec<Term>| block.resolve(&t);
+        let run = Term::equals(Attribute::EventName, "RunInstances");
+        let failed = Term {
+            attribute: Attribute::ErrorCode,
+            wanted: Wanted::Present,
+        };
+        let resolved = terms(vec![run.clone(), failed]).expect("both can match");
+        let rows: Vec<usize> = (0..block.len())
+            .filter(|r| block.matches(*r, &resolved))
+            .collect();
+        assert_eq!(rows, [1]);
+        assert!(terms(vec![Term::equals(Attribute::EventName, "Nope")]).is_none());
+        let resource = terms(vec![Term::equals(Attribute::ResourceName, "arn:r2")]).unwrap();
+        assert!(block.matches(1, &resource) && !block.matches(0, &resource));
+        let read_only = terms(vec![Term::equals(Attribute::ReadOnly, "false")]).unwrap();
+        assert!(block.matches(1, &read_only));
+    }
+
+    #[test]
+    fn corrupt_blocks_are_errors() {
+        let bytes = Block::build(&events()).encode();
+        for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
+            assert!(Block::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(Block::decode(b"not a block").is_err());
+    }
+}
