@@ -26,9 +26,10 @@ const BY_PRINCIPAL: TableDefinition<(&str, &str), &str> = TableDefinition::new("
 const BY_TIME: TableDefinition<(&str, &str), &str> = TableDefinition::new("by_time");
 const CATALOG: TableDefinition<(&str, &str), ()> = TableDefinition::new("catalog");
 const FILES: TableDefinition<&str, &str> = TableDefinition::new("ingested_files");
-/// Items of the block and rollup layer: (partition, sort) → (version, expiry, value).
-const ITEMS: TableDefinition<(&str, &str), (u64, Option<i64>, &[u8])> =
-    TableDefinition::new("items");
+/// An item of the block and rollup layer as stored: (version, expiry, value).
+type ItemValue<'a> = (u64, Option<i64>, &'a [u8]);
+/// Items of the block and rollup layer, by (partition, sort).
+const ITEMS: TableDefinition<(&str, &str), ItemValue> = TableDefinition::new("items");
 
 fn index_table(
     index: IndexName,
