@@ -20,8 +20,12 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::MAX_LIMIT;
+use super::filter::Filters;
+use super::lookup::Selection;
 use super::params::{EventQuery, Route, StatsQuery};
+use super::rollup::Rollups;
 use super::stats::Tally;
+use crate::attribute::Term;
 use crate::event::{CorruptRecord, EventItem, principal_partition, time_partition};
 use crate::store::{CatalogKind, EventStore, IndexName, PartitionQuery, StoreError};
 use crate::time;
@@ -118,6 +122,9 @@ impl QueryEngine {
 
     /// One page of matching events, ascending by time.
     pub async fn page(&self, query: &EventQuery) -> Result<Page, QueryError> {
+        if self.uses_blocks(query) {
+            return self.block_page(query).await;
+        }
         let from = time::sortable(&query.from);
         let to = time::sortable(&query.to);
         let wanted = query.limit + 1; // one more tells whether a next page exists
@@ -225,52 +232,51 @@ impl QueryEngine {
         Ok(())
     }
 
-    /// The counts of the events a statistics query selects.
+    /// The counts of the events a statistics query selects (from rollups
+    /// and blocks, see [`super::lookup`]).
     pub async fn tally(&self, query: &StatsQuery) -> Result<Tally, QueryError> {
-        let events = EventQuery {
-            route: query.route.clone(),
+        let terms = terms_of(&query.route, &query.filters);
+        let rollups = Rollups::load(Arc::clone(&self.store), &query.from, &query.to).await?;
+        Selection {
+            rollups: &rollups,
+            terms: &terms,
+            filters: &query.filters,
             from: query.from,
             to: query.to,
-            filters: query.filters.clone(),
-            count: true,
-            limit: COUNT_READ,
-            after: None,
+        }
+        .tally(query.by)
+        .await
+    }
+
+    /// Whether an event query is answered from blocks: when it has lookup
+    /// terms (the indexes cannot narrow them), or when the store has no
+    /// partitions at all.
+    fn uses_blocks(&self, query: &EventQuery) -> bool {
+        !query.filters.terms.is_empty() || !self.store.has_partitions()
+    }
+
+    async fn block_page(&self, query: &EventQuery) -> Result<Page, QueryError> {
+        let terms = terms_of(&query.route, &query.filters);
+        let rollups = Rollups::load(Arc::clone(&self.store), &query.from, &query.to).await?;
+        let mut found = Selection {
+            rollups: &rollups,
+            terms: &terms,
+            filters: &query.filters,
+            from: query.from,
+            to: query.to,
+        }
+        .page(query.after.as_deref(), query.limit)
+        .await?;
+        let next_after = if found.len() > query.limit {
+            found.truncate(query.limit);
+            found.last().and_then(|e| e.sort_key.clone())
+        } else {
+            None
         };
-        let by = query.by;
-        let partitions = self.partitions_of(&events).await?;
-        let store = &self.store;
-        let filters = &query.filters;
-        stream::iter(partitions)
-            .map(|partition| async move {
-                let mut partition = partition;
-                let mut tally = Tally::default();
-                loop {
-                    let page = store.query_partition(&partition).await?;
-                    for event in &page.events {
-                        if !filters.matches(event)? {
-                            continue;
-                        }
-                        let day = event.sort_key.as_deref().and_then(|k| k.get(..10));
-                        let Some(day) = day else { continue };
-                        tally.add_day(day, 1);
-                        if let Some(by) = by {
-                            for value in by.values(event).iter() {
-                                tally.add_key(value, day, 1);
-                            }
-                        }
-                    }
-                    match (page.more, page.events.last()) {
-                        (true, Some(last)) => partition.after = last.sort_key.clone(),
-                        _ => return Ok::<Tally, QueryError>(tally),
-                    }
-                }
-            })
-            .buffer_unordered(COUNT_CONCURRENCY)
-            .try_fold(Tally::default(), |mut total, tally| async move {
-                total.merge(tally);
-                Ok(total)
-            })
-            .await
+        Ok(Page {
+            events: found,
+            next_after,
+        })
     }
 
     /// Every partition a query reads, for its whole window.
@@ -295,6 +301,17 @@ impl QueryEngine {
 
     /// How many events match, whatever the page size.
     pub async fn count(&self, query: &EventQuery) -> Result<u64, QueryError> {
+        if self.uses_blocks(query) {
+            let stats = StatsQuery {
+                route: query.route.clone(),
+                from: query.from,
+                to: query.to,
+                filters: query.filters.clone(),
+                by: None,
+                top: 1,
+            };
+            return Ok(self.tally(&stats).await?.total());
+        }
         let partitions = self.partitions_of(query).await?;
         let store = &self.store;
         let filters = &query.filters;
@@ -320,6 +337,14 @@ impl QueryEngine {
             .try_fold(0u64, |total, n| async move { Ok(total + n) })
             .await
     }
+}
+
+/// The lookup terms of a query: its filters' and its route's.
+fn terms_of(route: &Route, filters: &Filters) -> Vec<Term> {
+    let mut terms = filters.terms.clone();
+    terms.extend(route.term());
+    terms.sort();
+    terms
 }
 
 /// One partition in a merge.

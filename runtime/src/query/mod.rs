@@ -6,7 +6,9 @@
 
 pub mod engine;
 pub mod filter;
+pub mod lookup;
 pub mod params;
+pub mod rollup;
 pub mod stats;
 pub mod token;
 

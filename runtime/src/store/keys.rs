@@ -9,9 +9,9 @@
 //! | by-time index entry | `T#<YYYY-MM>#<service>` | `<time>#<eventID>` |
 //! | catalog entry | `C#user`, `C#service`, `C#param`, `C#bucket` | the value |
 //! | block | `B#<YYYY-MM-DD>` | `<HH>#<source>#<part>` |
-//! | hour generation | `G#<YYYY-MM>` | `<DD>T<HH>` |
+//! | hour generation | `G#<YYYY>` | `<MM>-<DD>T<HH>` |
 //! | hour rollup | `R#<YYYY-MM-DD>` | `H#<attribute tag>#<HH>` |
-//! | day rollup | `R#<YYYY-MM>` | `D#<attribute tag>#<DD>` |
+//! | day rollup | `R#<YYYY>` | `D#<attribute tag>#<MM>-<DD>` |
 //!
 //! `<time>` is the fixed-width UTC form (`2014-09-27T14:00:00.000000Z`), so
 //! string order is time order. A **block** holds the summaries of the events
@@ -153,21 +153,27 @@ pub fn block_hour_prefix(hour: u8) -> String {
     format!("{hour:02}#")
 }
 
-/// `G#<YYYY-MM>`: the generations of a month's hours.
+/// `G#<YYYY>`: the generations of a year's hours (one range read gives a
+/// whole window's).
 pub fn generation_partition(day: NaiveDate) -> String {
-    format!("G#{}", month_text(day))
+    format!("G#{:04}", day.year())
 }
 
-/// `<DD>T<HH>`: an hour's generation within its month.
+/// `<MM>-<DD>T<HH>`: an hour's generation within its year.
 pub fn generation_sort(hour: &Hour) -> String {
-    format!("{:02}T{:02}", hour.day.day(), hour.hour)
+    format!(
+        "{:02}-{:02}T{:02}",
+        hour.day.month(),
+        hour.day.day(),
+        hour.hour
+    )
 }
 
 /// Reads an hour back from a generation's keys.
 pub fn parse_generation(partition: &str, sort: &str) -> Option<Hour> {
-    let month = partition.strip_prefix("G#")?;
+    let year = partition.strip_prefix("G#")?;
     let (day, hour) = sort.split_once('T')?;
-    let day = NaiveDate::parse_from_str(&format!("{month}-{day}"), "%Y-%m-%d").ok()?;
+    let day = NaiveDate::parse_from_str(&format!("{year}-{day}"), "%Y-%m-%d").ok()?;
     let hour: u8 = hour.parse().ok()?;
     (hour < 24).then_some(Hour { day, hour })
 }
@@ -185,11 +191,12 @@ pub fn hour_rollup_prefix(attribute: Attribute) -> String {
     format!("H#{}#", attribute.tag())
 }
 
-/// `R#<YYYY-MM>` and `D#<tag>#<DD>`: one attribute's rollup of one day.
+/// `R#<YYYY>` and `D#<tag>#<MM>-<DD>`: one attribute's rollup of one day
+/// (a year's days of one attribute are one range).
 pub fn day_rollup_key(attribute: Attribute, day: NaiveDate) -> (String, String) {
     (
-        format!("R#{}", month_text(day)),
-        format!("D#{}#{:02}", attribute.tag(), day.day()),
+        format!("R#{:04}", day.year()),
+        format!("D#{}#{:02}-{:02}", attribute.tag(), day.month(), day.day()),
     )
 }
 
@@ -255,8 +262,9 @@ mod tests {
         );
         assert_eq!(
             day_rollup_key(Attribute::EventName, h.day),
-            ("R#2024-05".into(), "D#n#01".into())
+            ("R#2024".into(), "D#n#05-01".into())
         );
+        assert_eq!(generation_sort(&h), "05-01T23");
     }
 
     #[test]

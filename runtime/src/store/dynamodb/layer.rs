@@ -28,16 +28,23 @@ pub async fn read_range(
     let mut found = Vec::new();
     let mut start = None;
     loop {
-        let output = store
+        let request = store
             .client()
             .query()
             .table_name(store.table())
-            .key_condition_expression("#p = :p AND #s BETWEEN :lo AND :hi")
             .expression_attribute_names("#p", schema::PK)
             .expression_attribute_names("#s", schema::SK)
             .expression_attribute_values(":p", AttributeValue::S(range.partition.clone()))
-            .expression_attribute_values(":lo", AttributeValue::S(range.start.clone()))
-            .expression_attribute_values(":hi", AttributeValue::S(range.end.clone()))
+            .expression_attribute_values(":hi", AttributeValue::S(range.end.clone()));
+        // DynamoDB refuses an empty key value: no lower bound then.
+        let request = if range.start.is_empty() {
+            request.key_condition_expression("#p = :p AND #s <= :hi")
+        } else {
+            request
+                .key_condition_expression("#p = :p AND #s BETWEEN :lo AND :hi")
+                .expression_attribute_values(":lo", AttributeValue::S(range.start.clone()))
+        };
+        let output = request
             .consistent_read(range.consistent)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .set_exclusive_start_key(start)

@@ -1,0 +1,377 @@
+//! Lookups and statistics over blocks: the rollups say which hours, and then
+//! which blocks, can hold an event that passes every term; only those blocks
+//! are read, and their events are matched on dictionary references. Whole
+//! days and hours of an unfiltered (or single-term) count come from rollups
+//! alone; only the hours a window cuts through are read block by block.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
+
+use super::QueryError;
+use super::filter::Filters;
+use super::rollup::Rollups;
+use super::stats::Tally;
+use crate::attribute::{Attribute, Term, Wanted};
+use crate::event::EventItem;
+use crate::store::block::KeyedBlock;
+use crate::store::keys::{Hour, day_text};
+
+/// Hours whose blocks are read at once.
+const HOURS_AT_ONCE: usize = 24;
+/// Hours read concurrently.
+const CONCURRENCY: usize = 8;
+
+/// What a block query selects: events in `[from, to)` passing every term
+/// and (read from the records) every `param`/`value` pair.
+pub struct Selection<'a> {
+    pub rollups: &'a Rollups,
+    pub terms: &'a [Term],
+    pub filters: &'a Filters,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Selection<'_> {
+    fn micros(&self) -> (i64, i64) {
+        (self.from.timestamp_micros(), self.to.timestamp_micros())
+    }
+
+    /// The hours that may hold a match, ascending, from `start` on.
+    async fn candidate_hours(&self, start: &DateTime<Utc>) -> Result<Vec<Hour>, QueryError> {
+        let hours: Vec<Hour> = self
+            .rollups
+            .hours()
+            .filter(|h| h.end() > *start.max(&self.from) && h.start() < self.to)
+            .collect();
+        if self.terms.is_empty() || hours.is_empty() {
+            return Ok(hours);
+        }
+        let days: Vec<NaiveDate> = hours
+            .iter()
+            .map(|h| h.day)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut masks: BTreeMap<NaiveDate, u32> = days.iter().map(|d| (*d, u32::MAX)).collect();
+        for term in self.terms {
+            let rollups = self.rollups.days_of(term.attribute, &days).await?;
+            for (day, mask) in &mut masks {
+                *mask &= rollups
+                    .get(day)
+                    .map_or(0, |r| r.hours_with(&|v| term.accepts(v)));
+            }
+        }
+        Ok(hours
+            .into_iter()
+            .filter(|h| masks.get(&h.day).is_some_and(|m| m & (1 << h.hour) != 0))
+            .collect())
+    }
+
+    /// The blocks of these hours that may hold a match.
+    async fn candidate_blocks(
+        &self,
+        hours: &[Hour],
+    ) -> Result<Vec<(Hour, Vec<KeyedBlock>)>, QueryError> {
+        if self.terms.is_empty() {
+            return stream::iter(hours.iter().copied())
+                .map(|hour| async move {
+                    Ok::<_, QueryError>((hour, self.rollups.hour_blocks(&hour, false).await?))
+                })
+                .buffered(CONCURRENCY)
+                .try_collect()
+                .await;
+        }
+        let mut wanted: BTreeMap<Hour, Option<BTreeSet<String>>> =
+            hours.iter().map(|h| (*h, None)).collect();
+        for term in self.terms {
+            let rollups = self.rollups.hours_of(term.attribute, hours).await?;
+            for (hour, slot) in &mut wanted {
+                let names: BTreeSet<String> = rollups
+                    .get(hour)
+                    .map(|r| {
+                        r.blocks_with(&|v| term.accepts(v))
+                            .into_iter()
+                            .filter_map(|i| r.blocks.get(i as usize).cloned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                *slot = Some(match slot.take() {
+                    None => names,
+                    Some(before) => before.intersection(&names).cloned().collect(),
+                });
+            }
+        }
+        // One read for the candidate blocks of every hour.
+        let keys: Vec<(NaiveDate, String)> = wanted
+            .iter()
+            .flat_map(|(hour, names)| {
+                names
+                    .iter()
+                    .flatten()
+                    .map(move |name| (hour.day, name.clone()))
+            })
+            .collect();
+        let mut blocks = self.rollups.blocks(&keys).await?;
+        let mut by_hour: Vec<(Hour, Vec<KeyedBlock>)> = Vec::with_capacity(wanted.len());
+        for hour in wanted.into_keys() {
+            let (mine, rest): (Vec<KeyedBlock>, Vec<KeyedBlock>) =
+                blocks.into_iter().partition(|b| b.key.hour == Some(hour));
+            blocks = rest;
+            by_hour.push((hour, mine));
+        }
+        Ok(by_hour)
+    }
+
+    /// The matching events of some blocks, in the window, ascending by sort key.
+    async fn matches(
+        &self,
+        blocks: &[KeyedBlock],
+        after: Option<&str>,
+    ) -> Result<Vec<EventItem>, QueryError> {
+        let (from, to) = self.micros();
+        let mut found = Vec::new();
+        for keyed in blocks {
+            let block = &keyed.block;
+            let Some(resolved) = block.resolve(self.terms) else {
+                continue;
+            };
+            for row in 0..block.len() {
+                let time = block.time(row);
+                if time < from || time >= to || !block.matches(row, &resolved) {
+                    continue;
+                }
+                if after.is_some_and(|a| block.sort_key(row).as_str() <= a) {
+                    continue;
+                }
+                found.push(block.event(row));
+            }
+        }
+        found.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
+        found.dedup_by(|a, b| a.event_id == b.event_id);
+        if self.filters.params.is_empty() || found.is_empty() {
+            return Ok(found);
+        }
+        // The record decides `param`/`value`: read those of the candidates.
+        let ids: Vec<String> = found.iter().map(|e| e.event_id.clone()).collect();
+        let stored = self.rollups.store().get_events(&ids).await?;
+        let mut passing = BTreeSet::new();
+        for event in &stored {
+            if self.filters.params_match(event)? {
+                passing.insert(event.event_id.clone());
+            }
+        }
+        found.retain(|e| passing.contains(&e.event_id));
+        Ok(found)
+    }
+
+    /// One page: up to `limit + 1` matches after `after`, ascending.
+    pub async fn page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EventItem>, QueryError> {
+        let start = after
+            .and_then(|a| a.get(..27))
+            .and_then(crate::time::parse_event_time)
+            .unwrap_or(self.from);
+        let hours = self.candidate_hours(&start).await?;
+        let mut found = Vec::new();
+        for batch in hours.chunks(HOURS_AT_ONCE) {
+            for (_, blocks) in self.candidate_blocks(batch).await? {
+                found.extend(self.matches(&blocks, after).await?);
+                if found.len() > limit {
+                    found.truncate(limit + 1);
+                    return Ok(found);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The counts of every match, by `by` when given.
+    pub async fn tally(&self, by: Option<Attribute>) -> Result<Tally, QueryError> {
+        let mut tally = Tally::default();
+        let from_rollups = self.filters.params.is_empty()
+            && match self.terms {
+                [] => true,
+                [term] => by.is_none_or(|by| by == term.attribute) && counts_add_up(term),
+                _ => false,
+            };
+        let loose = if from_rollups {
+            let spans = Spans::of(self.rollups.hours(), &self.from, &self.to);
+            // Whole days and hours from rollups, of the term's attribute (or
+            // `by`'s; any attribute holds the totals).
+            let attribute = self
+                .terms
+                .first()
+                .map(|t| t.attribute)
+                .or(by)
+                .unwrap_or(Attribute::Service);
+            let term = self.terms.first();
+            let accepted = |v: &str| term.is_none_or(|t| t.accepts(v));
+            for (day, rollup) in self.rollups.days_of(attribute, &spans.days).await? {
+                let day = day_text(day);
+                let matched = self.add_values(&mut tally, &day, &rollup.values, by, &accepted);
+                tally.add_day(
+                    &day,
+                    if term.is_some() {
+                        matched
+                    } else {
+                        rollup.total
+                    },
+                );
+            }
+            for (hour, rollup) in self.rollups.hours_of(attribute, &spans.hours).await? {
+                let day = day_text(hour.day);
+                let matched = self.add_values(&mut tally, &day, &rollup.values, by, &accepted);
+                tally.add_day(
+                    &day,
+                    if term.is_some() {
+                        matched
+                    } else {
+                        rollup.total
+                    },
+                );
+            }
+            spans.cut
+        } else {
+            self.candidate_hours(&self.from).await?
+        };
+        let batches: Vec<Vec<Hour>> = loose.chunks(HOURS_AT_ONCE).map(<[Hour]>::to_vec).collect();
+        let partial: Vec<Tally> = stream::iter(batches)
+            .map(|batch| async move {
+                let mut tally = Tally::default();
+                for (_, blocks) in self.candidate_blocks(&batch).await? {
+                    for event in self.matches(&blocks, None).await? {
+                        let Some(day) = event.sort_key.as_deref().and_then(|k| k.get(..10)) else {
+                            continue;
+                        };
+                        tally.add_day(day, 1);
+                        if let Some(by) = by {
+                            for value in by.values(&event).iter() {
+                                tally.add_key(value, day, 1);
+                            }
+                        }
+                    }
+                }
+                Ok::<_, QueryError>(tally)
+            })
+            .buffer_unordered(2)
+            .try_collect()
+            .await?;
+        for part in partial {
+            tally.merge(part);
+        }
+        Ok(tally)
+    }
+
+    /// Adds the accepted values' counts (per key when counting by this
+    /// attribute) and says how many events they hold.
+    fn add_values<M>(
+        &self,
+        tally: &mut Tally,
+        day: &str,
+        values: &[(String, u64, M)],
+        by: Option<Attribute>,
+        accepted: &dyn Fn(&str) -> bool,
+    ) -> u64 {
+        let mut matched = 0;
+        for (value, count, _) in values {
+            if !accepted(value) {
+                continue;
+            }
+            matched += count;
+            if by.is_some() {
+                tally.add_key(value, day, *count);
+            }
+        }
+        matched
+    }
+}
+
+/// Whether a term's matches are the sum of its values' counts: each event
+/// has at most one value of a single-valued attribute, and a multi-valued
+/// one counts an event once per distinct value, so only one accepted value.
+fn counts_add_up(term: &Term) -> bool {
+    !term.attribute.is_multi_valued()
+        || matches!(&term.wanted, Wanted::AnyOf(values) if values.len() == 1)
+}
+
+/// A window cut into what rollups answer and what blocks must: whole days,
+/// whole hours (of days the window does not cover whole) and the hours it
+/// cuts through; only hours that have blocks.
+struct Spans {
+    days: Vec<NaiveDate>,
+    hours: Vec<Hour>,
+    cut: Vec<Hour>,
+}
+
+impl Spans {
+    fn of(hours: impl Iterator<Item = Hour>, from: &DateTime<Utc>, to: &DateTime<Utc>) -> Spans {
+        let mut spans = Spans {
+            days: Vec::new(),
+            hours: Vec::new(),
+            cut: Vec::new(),
+        };
+        for hour in hours {
+            let day_start = crate::time::start_of_day(hour.day);
+            let day_end = day_start + chrono::Duration::days(1);
+            if *from <= day_start && day_end <= *to {
+                if spans.days.last() != Some(&hour.day) {
+                    spans.days.push(hour.day);
+                }
+            } else if *from <= hour.start() && hour.end() <= *to {
+                spans.hours.push(hour);
+            } else if hour.end() > *from && hour.start() < *to {
+                spans.cut.push(hour);
+            }
+        }
+        spans
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        crate::time::parse_event_time(text).unwrap()
+    }
+
+    #[test]
+    fn a_window_is_cut_into_days_hours_and_cut_hours() {
+        let hours = [
+            "2024-05-01T22:00:00Z",
+            "2024-05-01T23:00:00Z",
+            "2024-05-02T05:00:00Z",
+            "2024-05-02T23:00:00Z",
+            "2024-05-03T01:00:00Z",
+            "2024-05-03T02:00:00Z",
+        ]
+        .map(|t| Hour::of(&at(t)));
+        let spans = Spans::of(
+            hours.into_iter(),
+            &at("2024-05-01T22:30:00Z"),
+            &at("2024-05-03T02:00:00Z"),
+        );
+        assert_eq!(spans.days, [hours[2].day]);
+        assert_eq!(spans.hours, [hours[1], hours[4]]);
+        assert_eq!(spans.cut, [hours[0]], "02:00 is outside [from, to)");
+    }
+
+    #[test]
+    fn which_terms_add_up() {
+        let single = Term {
+            attribute: Attribute::EventName,
+            wanted: Wanted::AnyOf(vec!["a".into(), "b".into()]),
+        };
+        assert!(counts_add_up(&single));
+        assert!(counts_add_up(&Term::equals(Attribute::ResourceName, "x")));
+        assert!(!counts_add_up(&Term {
+            attribute: Attribute::ResourceType,
+            wanted: Wanted::Present
+        }));
+    }
+}

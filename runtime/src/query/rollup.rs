@@ -1,0 +1,470 @@
+//! Rollups: per attribute, how many events of an hour (or a day) hold each
+//! value, and where they are (which blocks of the hour; which hours of the
+//! day). Statistics over whole hours and days read rollups instead of
+//! blocks, and lookups read them to skip every hour and block that cannot
+//! hold a match, so what a query reads follows its answer.
+//!
+//! Rollups are derived data, built on the query side and kept in the store
+//! for the next query. Each records the generations of the hours it was
+//! built from; an hour's generation changes whenever a block of that hour is
+//! written (see `store::keys`), so a rollup is used only while every
+//! generation it recorded is still current, and rebuilt otherwise. That
+//! keeps statistics exact under duplicate deliveries, retries, late files
+//! and concurrent writers: a rollup is a function of the blocks, and blocks
+//! are idempotent.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
+use serde::{Deserialize, Serialize};
+
+use crate::attribute::Attribute;
+use crate::store::block::{Block, KeyedBlock};
+use crate::store::keys::{self, BlockKey, Hour};
+use crate::store::{CatalogKind, EventStore, ItemRange, StoreError, StoredItem};
+
+/// Largest encoded rollup a decoder accepts.
+const MAX_DECODED: usize = 64 * 1024 * 1024;
+/// Hours or days read or rebuilt at once.
+const CONCURRENCY: usize = 8;
+
+/// One attribute over one hour.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourRollup {
+    /// The hour's generation when the rollup was built.
+    pub generation: u64,
+    /// Events of the hour (with or without a value of the attribute).
+    pub total: u64,
+    /// The sort keys of the hour's blocks (in partition `B#<day>`).
+    pub blocks: Vec<String>,
+    /// Each value, ascending, with its count and the blocks holding it
+    /// (positions in `blocks`).
+    pub values: Vec<(String, u64, Vec<u32>)>,
+}
+
+/// One attribute over one day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayRollup {
+    /// `(hour, generation)` of every hour of the day that has blocks.
+    pub generations: Vec<(u8, u64)>,
+    /// Events of the day.
+    pub total: u64,
+    /// Each value, ascending, with its count and the hours holding it
+    /// (bit `h` for hour `h`).
+    pub values: Vec<(String, u64, u32)>,
+}
+
+/// A rollup could not be decoded (it is then rebuilt).
+#[derive(Debug)]
+struct Undecodable;
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let bytes = postcard::to_allocvec(value).unwrap_or_default();
+    zstd::bulk::compress(&bytes, 3).unwrap_or_default()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Undecodable> {
+    let size = zstd::zstd_safe::get_frame_content_size(bytes)
+        .ok()
+        .flatten()
+        .filter(|&n| n <= MAX_DECODED as u64)
+        .ok_or(Undecodable)?;
+    let raw = zstd::bulk::decompress(bytes, size as usize).map_err(|_| Undecodable)?;
+    postcard::from_bytes(&raw).map_err(|_| Undecodable)
+}
+
+impl HourRollup {
+    /// The rollups of every attribute of one hour, from its blocks.
+    fn build_all(generation: u64, blocks: &[KeyedBlock]) -> BTreeMap<Attribute, HourRollup> {
+        let total: u64 = blocks.iter().map(|b| b.block.len() as u64).sum();
+        let names: Vec<String> = blocks.iter().map(|b| b.key.sort()).collect();
+        Attribute::ALL
+            .into_iter()
+            .map(|attribute| {
+                let mut values: BTreeMap<&str, (u64, BTreeSet<u32>)> = BTreeMap::new();
+                for (position, keyed) in blocks.iter().enumerate() {
+                    let block = &keyed.block;
+                    for row in 0..block.len() {
+                        for value in block.values(attribute, row) {
+                            let slot = values.entry(value).or_default();
+                            slot.0 += 1;
+                            slot.1.insert(position as u32);
+                        }
+                    }
+                }
+                let rollup = HourRollup {
+                    generation,
+                    total,
+                    blocks: names.clone(),
+                    values: values
+                        .into_iter()
+                        .map(|(v, (n, at))| (v.to_owned(), n, at.into_iter().collect()))
+                        .collect(),
+                };
+                (attribute, rollup)
+            })
+            .collect()
+    }
+
+    /// The blocks holding an accepted value (all of them for `None`: any value).
+    pub fn blocks_with(&self, accepted: &dyn Fn(&str) -> bool) -> BTreeSet<u32> {
+        self.values
+            .iter()
+            .filter(|(v, _, _)| accepted(v))
+            .flat_map(|(_, _, at)| at.iter().copied())
+            .collect()
+    }
+}
+
+impl DayRollup {
+    fn build(generations: Vec<(u8, u64)>, hours: &BTreeMap<u8, HourRollup>) -> DayRollup {
+        let mut values: BTreeMap<&str, (u64, u32)> = BTreeMap::new();
+        let mut total = 0;
+        for (hour, rollup) in hours {
+            total += rollup.total;
+            for (value, count, _) in &rollup.values {
+                let slot = values.entry(value).or_default();
+                slot.0 += count;
+                slot.1 |= 1 << hour;
+            }
+        }
+        DayRollup {
+            generations,
+            total,
+            values: values
+                .into_iter()
+                .map(|(v, (n, mask))| (v.to_owned(), n, mask))
+                .collect(),
+        }
+    }
+
+    /// The hours holding an accepted value, as a mask.
+    pub fn hours_with(&self, accepted: &dyn Fn(&str) -> bool) -> u32 {
+        self.values
+            .iter()
+            .filter(|(v, _, _)| accepted(v))
+            .fold(0, |mask, (_, _, hours)| mask | hours)
+    }
+}
+
+/// The rollups, generations and blocks of a window, read (and rebuilt
+/// when stale) on behalf of one query.
+pub struct Rollups {
+    store: Arc<dyn EventStore>,
+    /// The current generation of every hour of the window that has blocks.
+    generations: BTreeMap<Hour, u64>,
+}
+
+impl Rollups {
+    /// Reads the generations of the hours of `[from, to)` (consistently:
+    /// what is read next must be at least as new).
+    pub async fn load(
+        store: Arc<dyn EventStore>,
+        from: &DateTime<Utc>,
+        to: &DateTime<Utc>,
+    ) -> Result<Rollups, StoreError> {
+        let mut generations = BTreeMap::new();
+        if from < to {
+            // The months that hold events are in the catalog (`YYYY-MM#service`
+            // entries, written before any event); only theirs are read.
+            let months = crate::time::months_between(from, to);
+            let (Some(first), Some(last)) = (months.first(), months.last()) else {
+                return Ok(Rollups { store, generations });
+            };
+            let buckets = store
+                .catalog(
+                    CatalogKind::Bucket,
+                    Some((first.as_str(), &format!("{last}$"))),
+                )
+                .await?;
+            // One range read per year, over the window's days.
+            let years: BTreeSet<i32> = buckets
+                .iter()
+                .filter_map(|b| b.get(..4)?.parse().ok())
+                .collect();
+            let (first_day, last_day) = (
+                from.date_naive(),
+                (*to - chrono::Duration::microseconds(1)).date_naive(),
+            );
+            let read: Vec<Vec<StoredItem>> = stream::iter(years)
+                .map(|year| {
+                    let store = Arc::clone(&store);
+                    async move {
+                        let start =
+                            first_day.max(NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(first_day));
+                        let end =
+                            last_day.min(NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(last_day));
+                        let range = ItemRange {
+                            partition: keys::generation_partition(start),
+                            start: keys::generation_sort(&Hour {
+                                day: start,
+                                hour: 0,
+                            }),
+                            end: keys::generation_sort(&Hour { day: end, hour: 23 }),
+                            consistent: true,
+                        };
+                        store.read_items(&range).await
+                    }
+                })
+                .buffered(CONCURRENCY)
+                .try_collect()
+                .await?;
+            for item in read.into_iter().flatten() {
+                if let Some(hour) = keys::parse_generation(&item.partition, &item.sort)
+                    && hour.end() > *from
+                    && hour.start() < *to
+                    && item.version != 0
+                {
+                    generations.insert(hour, item.version);
+                }
+            }
+        }
+        Ok(Rollups { store, generations })
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// The hours of the window that have blocks, ascending.
+    pub fn hours(&self) -> impl Iterator<Item = Hour> + '_ {
+        self.generations.keys().copied()
+    }
+
+    /// The days of the window that have blocks, ascending.
+    pub fn days(&self) -> Vec<NaiveDate> {
+        let days: BTreeSet<NaiveDate> = self.generations.keys().map(|h| h.day).collect();
+        days.into_iter().collect()
+    }
+
+    fn day_generations(&self, day: NaiveDate) -> Vec<(u8, u64)> {
+        self.generations
+            .range(Hour { day, hour: 0 }..=Hour { day, hour: 23 })
+            .map(|(h, g)| (h.hour, *g))
+            .collect()
+    }
+
+    /// One attribute's rollups of these days, current (rebuilt where stale).
+    pub async fn days_of(
+        &self,
+        attribute: Attribute,
+        days: &[NaiveDate],
+    ) -> Result<BTreeMap<NaiveDate, DayRollup>, StoreError> {
+        let mut found: BTreeMap<NaiveDate, DayRollup> = BTreeMap::new();
+        let mut by_year: BTreeMap<i32, Vec<NaiveDate>> = BTreeMap::new();
+        for day in days {
+            by_year
+                .entry(chrono::Datelike::year(day))
+                .or_default()
+                .push(*day);
+        }
+        let stored: Vec<Vec<StoredItem>> = stream::iter(by_year.into_values())
+            .map(|days| async move {
+                let first = keys::day_rollup_key(attribute, days[0]);
+                let last = keys::day_rollup_key(attribute, days[days.len() - 1]);
+                let range = ItemRange {
+                    partition: first.0,
+                    start: first.1,
+                    end: last.1,
+                    consistent: false,
+                };
+                self.store.read_items(&range).await
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        let by_key: HashMap<(String, String), StoredItem> = stored
+            .into_iter()
+            .flatten()
+            .map(|i| ((i.partition.clone(), i.sort.clone()), i))
+            .collect();
+        let mut stale = Vec::new();
+        for day in days {
+            let current = self.day_generations(*day);
+            let cached = by_key
+                .get(&keys::day_rollup_key(attribute, *day))
+                .and_then(|item| decode::<DayRollup>(&item.value).ok())
+                .filter(|rollup| rollup.generations == current);
+            match cached {
+                Some(rollup) => {
+                    found.insert(*day, rollup);
+                }
+                None => stale.push(*day),
+            }
+        }
+        if stale.is_empty() {
+            return Ok(found);
+        }
+        // The stale days from their hours' rollups (one read for all), kept
+        // for the next query (one write for all).
+        let hours: Vec<Hour> = stale
+            .iter()
+            .flat_map(|day| {
+                self.day_generations(*day)
+                    .into_iter()
+                    .map(move |(hour, _)| Hour { day: *day, hour })
+            })
+            .collect();
+        let hour_rollups = self.hours_of(attribute, &hours).await?;
+        let mut items = Vec::with_capacity(stale.len());
+        for day in stale {
+            let generations = self.day_generations(day);
+            let by_hour: BTreeMap<u8, HourRollup> = hour_rollups
+                .range(Hour { day, hour: 0 }..=Hour { day, hour: 23 })
+                .map(|(h, r)| (h.hour, r.clone()))
+                .collect();
+            let rollup = DayRollup::build(generations, &by_hour);
+            let (partition, sort) = keys::day_rollup_key(attribute, day);
+            let version = rollup
+                .generations
+                .iter()
+                .fold(0u64, |acc, (h, g)| acc.rotate_left(5) ^ g ^ u64::from(*h));
+            items.push(StoredItem {
+                partition,
+                sort,
+                version,
+                value: encode(&rollup),
+                expires_at: None,
+            });
+            found.insert(day, rollup);
+        }
+        self.store.put_items(&items).await?;
+        Ok(found)
+    }
+
+    /// One attribute's rollups of these hours, current (rebuilt where stale).
+    pub async fn hours_of(
+        &self,
+        attribute: Attribute,
+        hours: &[Hour],
+    ) -> Result<BTreeMap<Hour, HourRollup>, StoreError> {
+        let wanted: Vec<(Hour, u64)> = hours
+            .iter()
+            .filter_map(|h| self.generations.get(h).map(|g| (*h, *g)))
+            .collect();
+        let keys: Vec<(String, String)> = wanted
+            .iter()
+            .map(|(h, _)| keys::hour_rollup_key(attribute, h))
+            .collect();
+        let stored: HashMap<(String, String), StoredItem> = self
+            .store
+            .get_items(&keys)
+            .await?
+            .into_iter()
+            .map(|i| ((i.partition.clone(), i.sort.clone()), i))
+            .collect();
+        let mut found = BTreeMap::new();
+        let mut stale = Vec::new();
+        for (hour, generation) in wanted {
+            let cached = stored
+                .get(&keys::hour_rollup_key(attribute, &hour))
+                .and_then(|item| decode::<HourRollup>(&item.value).ok())
+                .filter(|rollup| rollup.generation == generation);
+            match cached {
+                Some(rollup) => {
+                    found.insert(hour, rollup);
+                }
+                None => stale.push((hour, generation)),
+            }
+        }
+        if stale.is_empty() {
+            return Ok(found);
+        }
+        // Every attribute's rollups of a stale hour from its blocks (read
+        // consistently, after its generation), all kept in one write.
+        let rebuilt: Vec<(Hour, u64, BTreeMap<Attribute, HourRollup>)> = stream::iter(stale)
+            .map(|(hour, generation)| async move {
+                let blocks = self.hour_blocks(&hour, true).await?;
+                Ok::<_, StoreError>((hour, generation, HourRollup::build_all(generation, &blocks)))
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut items = Vec::new();
+        for (hour, generation, mut rollups) in rebuilt {
+            for (other, rollup) in &rollups {
+                let (partition, sort) = keys::hour_rollup_key(*other, &hour);
+                items.push(StoredItem {
+                    partition,
+                    sort,
+                    version: generation,
+                    value: encode(rollup),
+                    expires_at: None,
+                });
+            }
+            found.insert(hour, rollups.remove(&attribute).unwrap_or_default());
+        }
+        self.store.put_items(&items).await?;
+        Ok(found)
+    }
+
+    /// Every block of one hour.
+    pub async fn hour_blocks(
+        &self,
+        hour: &Hour,
+        consistent: bool,
+    ) -> Result<Vec<KeyedBlock>, StoreError> {
+        let range = ItemRange::prefix(
+            keys::block_partition(hour.day),
+            &keys::block_hour_prefix(hour.hour),
+            consistent,
+        );
+        let items = self.store.read_items(&range).await?;
+        items.iter().map(|item| self.decode_block(item)).collect()
+    }
+
+    /// These blocks (by day and sort key), in key order.
+    pub async fn blocks(
+        &self,
+        wanted: &[(NaiveDate, String)],
+    ) -> Result<Vec<KeyedBlock>, StoreError> {
+        let keys: Vec<(String, String)> = wanted
+            .iter()
+            .map(|(day, sort)| (keys::block_partition(*day), sort.clone()))
+            .collect();
+        let items = self.store.get_items(&keys).await?;
+        let mut blocks: Vec<KeyedBlock> = items
+            .iter()
+            .map(|item| self.decode_block(item))
+            .collect::<Result<_, _>>()?;
+        blocks.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(blocks)
+    }
+
+    fn decode_block(&self, item: &StoredItem) -> Result<KeyedBlock, StoreError> {
+        let corrupt = |message: String| StoreError::Corrupt {
+            store: self.store.describe(),
+            key: format!("{} {}", item.partition, item.sort),
+            message,
+        };
+        let key = BlockKey::parse(&item.partition, &item.sort)
+            .ok_or_else(|| corrupt("not a block key".into()))?;
+        let block = Block::decode(&item.value).map_err(|e| corrupt(e.to_string()))?;
+        Ok(KeyedBlock { key, block })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollups_round_trip_and_tell_where_values_are() {
+        let hour = HourRollup {
+            generation: 7,
+            total: 3,
+            blocks: vec!["13#a#0".into(), "13#b#0".into()],
+            values: vec![("x".into(), 2, vec![0, 1]), ("y".into(), 1, vec![1])],
+        };
+        let back: HourRollup = decode(&encode(&hour)).expect("decodes");
+        assert_eq!(back, hour);
+        assert_eq!(hour.blocks_with(&|v| v == "y"), BTreeSet::from([1]));
+        let day = DayRollup::build(vec![(13, 7)], &BTreeMap::from([(13, hour)]));
+        assert_eq!(day.total, 3);
+        assert_eq!(day.hours_with(&|v| v == "x"), 1 << 13);
+        assert_eq!(day.hours_with(&|v| v == "z"), 0);
+        assert!(decode::<DayRollup>(b"junk").is_err());
+    }
+}
