@@ -33,6 +33,8 @@ pub enum Scope {
     Roles,
     Table,
     LogGroups,
+    /// `logs:DescribeLogGroups` is only granted on every group.
+    LogGroupListing,
     Queues,
     Rules,
     RestApis,
@@ -377,12 +379,16 @@ pub const VIA_STACKS: &[(&str, &[&str], Scope)] = &[
             "logs:DeleteLogGroup",
             "logs:PutRetentionPolicy",
             "logs:DeleteRetentionPolicy",
-            "logs:DescribeLogGroups",
             "logs:ListTagsForResource",
             "logs:TagResource",
             "logs:UntagResource",
         ],
         Scope::LogGroups,
+    ),
+    (
+        "AWS::Logs::LogGroup",
+        &["logs:DescribeLogGroups"],
+        Scope::LogGroupListing,
     ),
     (
         "AWS::SQS::Queue",
@@ -468,7 +474,14 @@ impl Scope {
                 arn("dynamodb", &format!("table/{}", names.table)),
                 arn("dynamodb", &format!("table/{}/index/*", names.table)),
             ],
-            Scope::LogGroups => vec![arn("logs", "log-group:*")],
+            Scope::LogGroups => vec![
+                arn("logs", &format!("log-group:/aws/lambda/{}-*", names.stack)),
+                arn(
+                    "logs",
+                    &format!("log-group:/aws/lambda/{}-*:*", names.stack),
+                ),
+            ],
+            Scope::LogGroupListing => vec![arn("logs", "log-group:*")],
             Scope::Queues => vec![arn("sqs", &format!("{}-*", names.stack))],
             Scope::Rules => vec![arn("events", &format!("rule/{}-*", names.stack))],
             Scope::RestApis => [

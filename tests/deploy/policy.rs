@@ -169,3 +169,27 @@ fn the_built_binary_prints_the_policy() {
     }
     assert!(text.contains("arn:aws:s3:::my-trail"), "{text}");
 }
+
+/// The README shows what `--print-policy` prints for the default settings
+/// and `trail.bucket = "my-cloudtrail-bucket"`, exactly.
+#[test]
+fn the_readme_shows_the_printed_policy() {
+    let readme = std::fs::read_to_string(crate::support::repo_root().join("README.md"))
+        .expect("read README.md");
+    let section = readme
+        .split("### The permissions deploy needs")
+        .nth(1)
+        .expect("the README's permissions section");
+    let shown = section
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a json block in that section");
+    let mut settings = tracker_deployer::Settings::default();
+    settings.trail.bucket = Some("my-cloudtrail-bucket".into());
+    assert_eq!(
+        shown,
+        tracker_deployer::policy::render(&settings),
+        "update the README's policy: `tracker deploy --print-policy` with trail.bucket = \"my-cloudtrail-bucket\""
+    );
+}
