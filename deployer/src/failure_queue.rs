@@ -17,7 +17,14 @@ use crate::names::Names;
 pub async fn url(sqs: &aws_sdk_sqs::Client, queue: &str) -> anyhow::Result<Option<String>> {
     match sqs.get_queue_url().queue_name(queue).send().await {
         Ok(output) => Ok(output.queue_url().map(str::to_owned)),
-        Err(e) if errors::code(&e).is_some_and(|c| c.contains("NonExistentQueue")) => Ok(None),
+        // `QueueDoesNotExist` (SQS's JSON protocol), or the query protocol's code.
+        Err(e)
+            if errors::code(&e).is_some_and(|c| {
+                c.contains("QueueDoesNotExist") || c.contains("NonExistentQueue")
+            }) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(errors::explain(
             e,
             &format!("cannot find SQS queue `{queue}`"),

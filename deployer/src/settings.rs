@@ -377,6 +377,16 @@ impl Settings {
                 "must not start with `/` (S3 keys have no leading slash)".into(),
             ));
         }
+        if self.trail.prefix.contains(['*', '?', '$']) {
+            return Err(invalid(
+                "trail.prefix",
+                format!(
+                    "is `{}`; a key prefix, without `*`, `?` or `$` (they would act as \
+                     wildcards in the role's policy and the EventBridge rule)",
+                    self.trail.prefix
+                ),
+            ));
+        }
         if let Some(bad) = self
             .trail
             .accounts
@@ -619,6 +629,7 @@ mod tests {
                 "trail.kms_key_arn",
             ),
             ("[trail]\ntrigger = \"sqs\"", "trigger"),
+            ("[trail]\nprefix = \"AWSLogs/*/\"", "trail.prefix"),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(

@@ -243,3 +243,26 @@ async fn failed_ingests_are_replayed_from_the_queue() {
     );
     teardown(&settings, true).await;
 }
+
+/// Without a deployed stack there is no queue: said, not a stack trace.
+#[test]
+fn replaying_without_a_deployment_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("settings.toml"),
+        format!(
+            "[stack]\nname = \"{}\"\n[table]\nname = \"{}\"\n",
+            crate::support::unique("nostack"),
+            crate::support::unique("notable")
+        ),
+    )
+    .unwrap();
+    // The table is checked first; use a dry run to reach the queue.
+    let output = tracker(dir.path(), &["backfill", "--from-failures", "--dry-run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("ingest-failures` does not exist: deploy first"),
+        "{stderr}"
+    );
+}
