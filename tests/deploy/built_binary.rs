@@ -73,6 +73,19 @@ async fn deploy_ingest_query_teardown_with_the_built_binary() {
     let stored = answer["stored"].as_u64().unwrap_or(0);
     assert!(stored > 0, "the ingest function stored nothing: {answer}");
     assert_eq!(answer["files"][0]["status"], "ingested", "{answer}");
+    // The same file announced by EventBridge (`trail.trigger = "eventbridge"`):
+    // the same events, written again idempotently.
+    let object_created = json!({
+        "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created", "source": "aws.s3", "account": "123456789012",
+        "time": "2019-11-14T00:55:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{trail}")],
+        "detail": {"version": "0", "bucket": {"name": trail}, "object": {"key": key},
+                   "reason": "PutObject"}
+    });
+    let again = invoke(&environment(&ingest), &object_created);
+    assert_eq!(again["files"][0]["status"], "ingested", "{again}");
+    assert_eq!(again["stored"], answer["stored"], "{again}");
 
     // API Gateway would invoke query with its proxy event.
     let query = function_configuration(&lambda, &names.query_function).await;
