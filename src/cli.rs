@@ -32,14 +32,18 @@ enum Command {
     /// Create or update the whole stack in AWS from settings.toml.
     ///
     /// The table, the functions' roles, the ingest and query functions, the
-    /// API Gateway REST API (API key by default) and the S3 trigger on the
-    /// trail bucket. Re-runnable: an unchanged setup changes nothing.
+    /// ingest function's on-failure queue, the API Gateway REST API (API key
+    /// with a usage plan by default) and the trigger on the trail bucket (S3
+    /// notification or EventBridge rule). Everything that would be refused
+    /// is refused before anything is created. Re-runnable: an unchanged
+    /// setup changes nothing. --print-policy shows the IAM policy needed.
     Deploy(tracker_deployer::DeployArgs),
-    /// Load past CloudTrail logs from S3 or a folder into the table.
+    /// Load past CloudTrail logs from S3, a folder or the failure queue into the table.
     ///
     /// Uses the ingest Lambda's pipeline. --since/--until bound the events'
     /// own eventTime (inclusive days); re-running the same command resumes
-    /// from its checkpoint. Exits non-zero if any object failed.
+    /// from its checkpoint. --from-failures replays the ingest invocations
+    /// that failed after Lambda's retries. Exits non-zero if any object failed.
     Backfill(tracker_deployer::backfill::BackfillArgs),
     /// Remove what `deploy` created (the table is kept unless --delete-data).
     Teardown(tracker_deployer::TeardownArgs),

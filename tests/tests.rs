@@ -5,7 +5,10 @@
 //! - `ingest`: bad input is reported and loses nothing else; redelivery and
 //!   retries change no count;
 //! - `api`: routes match `swagger.yaml`, bad requests are 4xx JSON, the
-//!   Lambda host (API Gateway proxy events) serves the same router.
+//!   Lambda host (API Gateway proxy events) serves the same router;
+//! - `deploy` (a folder, one file per concern): deploy, teardown and the
+//!   replay of failed ingests against moto and mocks, and the built binary
+//!   deploying itself, running as both functions, and tearing down.
 //!
 //! Needs a moto server (see `support::moto_endpoint`); the README's test
 //! command starts one.

@@ -280,12 +280,19 @@ pub async fn delete_keys(aws: &Aws, bucket: &str, keys: &[String]) -> anyhow::Re
     Ok(())
 }
 
+/// Whether a key under the stack's prefix is a code zip (rather than a
+/// state marker, [`crate::trigger::eventbridge`]).
+pub fn is_code_zip(names: &Names, key: &str) -> bool {
+    key.strip_prefix(&names.artifact_prefix)
+        .is_some_and(|rest| !rest.contains('/') && rest.ends_with(".zip"))
+}
+
 /// Removes the stack's older zips, keeping `current`.
 pub async fn prune(aws: &Aws, names: &Names, current: &CodeLocation) -> anyhow::Result<usize> {
     let old: Vec<String> = list(aws, &current.bucket, &names.artifact_prefix)
         .await?
         .into_iter()
-        .filter(|k| *k != current.key)
+        .filter(|k| *k != current.key && is_code_zip(names, k))
         .collect();
     delete_keys(aws, &current.bucket, &old).await?;
     Ok(old.len())

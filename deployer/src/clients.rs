@@ -5,6 +5,7 @@
 
 use anyhow::Context;
 use aws_config::SdkConfig;
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 
 use crate::errors;
 use crate::settings::Settings;
@@ -24,6 +25,7 @@ pub struct Aws {
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub apigateway: aws_sdk_apigateway::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 /// Loads the standard chain, with `[aws]` region and profile if set.
@@ -36,22 +38,38 @@ impl Aws {
     /// Makes the clients and asks STS which account the credentials are for
     /// (which also proves there are credentials, before anything is done).
     pub async fn connect(sdk: &SdkConfig, settings: &Settings) -> anyhow::Result<Aws> {
+        Aws::connect_with(sdk, settings, &[]).await
+    }
+
+    /// [`Aws::connect`], with `interceptors` on every client (tests use one
+    /// to see every call deploy and teardown make).
+    pub async fn connect_with(
+        sdk: &SdkConfig,
+        settings: &Settings,
+        interceptors: &[SharedInterceptor],
+    ) -> anyhow::Result<Aws> {
         let region = sdk.region().map(|r| r.to_string()).context(
             "no AWS region is configured: set `aws.region` in the settings, or AWS_REGION, \
                  or a region in your AWS profile",
         )?;
-        let identity = aws_sdk_sts::Client::new(sdk)
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| {
-                errors::explain(
-                    e,
-                    &format!(
-                        "cannot tell which AWS account to use in {region} (sts:GetCallerIdentity)"
-                    ),
-                )
-            })?;
+        macro_rules! client {
+            ($sdk_crate:ident, $builder:expr) => {{
+                let mut builder = $builder;
+                for interceptor in interceptors {
+                    builder.push_interceptor(interceptor.clone());
+                }
+                $sdk_crate::Client::from_conf(builder.build())
+            }};
+        }
+        let sts = client!(aws_sdk_sts, aws_sdk_sts::config::Builder::from(sdk));
+        let identity = sts.get_caller_identity().send().await.map_err(|e| {
+            errors::explain(
+                e,
+                &format!(
+                    "cannot tell which AWS account to use in {region} (sts:GetCallerIdentity)"
+                ),
+            )
+        })?;
         let account = identity
             .account()
             .context("sts:GetCallerIdentity answered without an account id")?
@@ -59,11 +77,24 @@ impl Aws {
         Ok(Aws {
             partition: partition_of(&region),
             profile: settings.aws.profile.clone(),
-            cloudformation: aws_sdk_cloudformation::Client::new(sdk),
-            lambda: aws_sdk_lambda::Client::new(sdk),
-            s3: tracker_runtime::aws::s3_client(sdk),
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            apigateway: aws_sdk_apigateway::Client::new(sdk),
+            cloudformation: client!(
+                aws_sdk_cloudformation,
+                aws_sdk_cloudformation::config::Builder::from(sdk)
+            ),
+            lambda: client!(aws_sdk_lambda, aws_sdk_lambda::config::Builder::from(sdk)),
+            s3: client!(
+                aws_sdk_s3,
+                tracker_runtime::aws::s3_client(sdk).config().to_builder()
+            ),
+            dynamodb: client!(
+                aws_sdk_dynamodb,
+                aws_sdk_dynamodb::config::Builder::from(sdk)
+            ),
+            apigateway: client!(
+                aws_sdk_apigateway,
+                aws_sdk_apigateway::config::Builder::from(sdk)
+            ),
+            sqs: client!(aws_sdk_sqs, aws_sdk_sqs::config::Builder::from(sdk)),
             region,
             account,
         })

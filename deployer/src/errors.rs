@@ -67,6 +67,24 @@ pub fn is_update_in_progress<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>)
     code_is(error, &["ResourceConflictException"]) && !message(error).contains("already exists")
 }
 
+/// API Gateway: a request refused for the state things are in (e.g. a
+/// usage plan still attached a moment after its stages were detached).
+pub fn is_bad_request_or_conflict<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    code_is(error, &["BadRequestException", "ConflictException"])
+}
+
+/// Throttled; the call may be retried after a pause.
+pub fn is_too_many_requests<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    code_is(
+        error,
+        &[
+            "TooManyRequestsException",
+            "ThrottlingException",
+            "Throttling",
+        ],
+    )
+}
+
 /// API Gateway: the thing already exists (e.g. the key is already in the plan).
 pub fn is_conflict<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
     code_is(error, &["ConflictException"])

@@ -1,6 +1,6 @@
 //! tracker's deployer: what runs on an operator's machine — the settings
-//! file, and (in later modules) the CloudFormation template, the stack, the
-//! S3 trigger, backfill and teardown.
+//! file, the CloudFormation templates and stacks, the trigger on the trail
+//! bucket, deploy, backfill and teardown, and the IAM policy they need.
 
 pub mod apikey;
 pub mod artifacts;
@@ -8,11 +8,15 @@ pub mod backfill;
 pub mod clients;
 pub mod console;
 pub mod deploy;
+pub mod encryption;
 pub mod errors;
+pub mod failure_queue;
 pub mod names;
 pub mod package;
+pub mod policy;
 pub mod settings;
 pub mod stack;
+pub mod table;
 pub mod teardown;
 pub mod template;
 pub mod trigger;
@@ -28,4 +32,5 @@ pub mod sdk {
     pub use aws_sdk_apigateway as apigateway;
     pub use aws_sdk_cloudformation as cloudformation;
     pub use aws_sdk_lambda as lambda;
+    pub use aws_sdk_sqs as sqs;
 }

@@ -29,6 +29,15 @@ pub struct Names {
     pub usage_plan: String,
     /// Key prefix of the uploaded function zips in the artifact bucket.
     pub artifact_prefix: String,
+    /// The SQS queue that receives the ingest invocations that failed after
+    /// Lambda's retries (the function's on-failure destination).
+    pub failure_queue: String,
+    /// The EventBridge rule of `trail.trigger = "eventbridge"`.
+    pub trail_rule: String,
+    /// Markers in the artifact bucket: `<this><bucket>` records that deploy
+    /// turned on the EventBridge delivery of `bucket` (so teardown turns
+    /// off only what deploy turned on).
+    pub eventbridge_marker_prefix: String,
 }
 
 /// A stack name that would make an invalid resource name.
@@ -64,8 +73,17 @@ impl Names {
             api_key: format!("{stack}-key"),
             usage_plan: format!("{stack}-plan"),
             artifact_prefix: format!("tracker/{stack}/"),
+            failure_queue: Names::queue(&stack, "ingest-failures"),
+            trail_rule: format!("{stack}-trail"),
+            eventbridge_marker_prefix: format!("tracker/{stack}/state/eventbridge-enabled/"),
             stack,
         })
+    }
+
+    /// The name of one of the stack's SQS queues, `<stack>-<purpose>` (at
+    /// most 57 + 1 + 22 characters: SQS allows 80).
+    pub fn queue(stack: &str, purpose: &str) -> String {
+        format!("{stack}-{purpose}")
     }
 
     /// The CloudWatch Logs group a function writes to.
@@ -73,9 +91,10 @@ impl Names {
         format!("/aws/lambda/{function}")
     }
 
-    /// The bucket notification `Id` for the logs of one account.
-    pub fn notification_id(&self, account: &str) -> String {
-        format!("{}{account}", self.notification_id_prefix)
+    /// The `Id` of our entry in the trail bucket's notification
+    /// configuration (`trail.trigger = "s3"`).
+    pub fn notification_id(&self) -> String {
+        format!("{}cloudtrail", self.notification_id_prefix)
     }
 
     /// The artifact bucket `deploy` creates when `artifacts.bucket = "create"`:
@@ -109,10 +128,9 @@ mod tests {
             names.created_artifact_bucket("123456789012", "eu-west-1"),
             "trail-audit-artifacts-123456789012-eu-west-1"
         );
-        assert_eq!(
-            names.notification_id("123456789012"),
-            "tracker.Trail-Audit.123456789012"
-        );
+        assert_eq!(names.notification_id(), "tracker.Trail-Audit.cloudtrail");
+        assert_eq!(names.failure_queue, "Trail-Audit-ingest-failures");
+        assert_eq!(names.trail_rule, "Trail-Audit-trail");
     }
 
     #[test]
@@ -127,5 +145,8 @@ mod tests {
             .created_artifact_bucket("123456789012", "ap-southeast-2");
         assert!(bucket.len() <= 63, "{bucket}");
         assert!(bucket.ends_with("-artifacts-123456789012-ap-southeast-2"));
+        let names = Names::new(&settings).unwrap();
+        assert!(names.failure_queue.len() <= 80, "{}", names.failure_queue);
+        assert!(names.trail_rule.len() <= 64, "{}", names.trail_rule);
     }
 }

@@ -67,6 +67,29 @@ impl Default for StackSettings {
     }
 }
 
+/// How new log files reach the ingest function.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// An entry in the bucket's notification configuration (S3 invokes the
+    /// function). Refused when another entry overlaps it.
+    #[default]
+    S3,
+    /// The bucket's EventBridge delivery and a rule matching `Object
+    /// Created` under the trail's prefix: coexists with any other
+    /// notification on the bucket.
+    EventBridge,
+}
+
+impl Trigger {
+    pub fn name(self) -> &'static str {
+        match self {
+            Trigger::S3 => "s3",
+            Trigger::EventBridge => "eventbridge",
+        }
+    }
+}
+
 /// `[trail]`: the existing bucket CloudTrail writes to.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -75,9 +98,15 @@ pub struct TrailSettings {
     pub bucket: Option<String>,
     /// Key prefix of the trail's logs (`AWSLogs/`, or `myprefix/AWSLogs/`).
     pub prefix: String,
-    /// Accounts whose logs (`<prefix><account>/CloudTrail/`) trigger the
-    /// ingest function; empty means the deploying account.
+    /// Empty: the deploying account's logs (`<prefix><account>/CloudTrail/`).
+    /// Listed: a trail of several accounts (an organization trail): every
+    /// account's logs under `<prefix>` are read and ingested, with one
+    /// grant and one trigger whatever the number of accounts.
     pub accounts: Vec<String>,
+    /// How new log files reach the ingest function.
+    pub trigger: Trigger,
+    /// The KMS key the log files are encrypted with (SSE-KMS), if any.
+    pub kms_key_arn: Option<String>,
 }
 
 impl Default for TrailSettings {
@@ -86,6 +115,8 @@ impl Default for TrailSettings {
             bucket: None,
             prefix: "AWSLogs/".into(),
             accounts: Vec::new(),
+            trigger: Trigger::S3,
+            kms_key_arn: None,
         }
     }
 }
@@ -135,6 +166,12 @@ pub enum AuthMode {
 pub struct ApiSettings {
     pub stage: String,
     pub auth: AuthMode,
+    /// Usage plan (`auth = "api_key"`): steady requests per second.
+    pub throttle_rate: u32,
+    /// Usage plan: requests allowed at once above the steady rate.
+    pub throttle_burst: u32,
+    /// Usage plan: requests per day (UTC); 0 sets no quota.
+    pub daily_quota: u32,
 }
 
 impl Default for ApiSettings {
@@ -142,9 +179,28 @@ impl Default for ApiSettings {
         ApiSettings {
             stage: "v1".into(),
             auth: AuthMode::ApiKey,
+            throttle_rate: 10,
+            throttle_burst: 20,
+            daily_quota: 10_000,
         }
     }
 }
+
+/// Path segments of the query API's routes: a stage of the same name would
+/// make `/<stage>/…` ambiguous for the router behind API Gateway.
+pub const ROUTE_SEGMENTS: &[&str] = &[
+    "users",
+    "services",
+    "events",
+    "scan",
+    "parameters",
+    "stats",
+    "alerts",
+];
+
+/// API Gateway's integration timeout (REST APIs): a query function allowed
+/// longer would go on working for an answer nobody receives.
+pub const MAX_QUERY_TIMEOUT_SECONDS: u32 = 29;
 
 /// CPU architecture of the functions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -160,7 +216,10 @@ pub enum Architecture {
 #[serde(deny_unknown_fields, default)]
 pub struct LambdaSettings {
     pub memory_mb: u32,
+    /// The ingest function's timeout (1-900 s).
     pub timeout_seconds: u32,
+    /// The query function's timeout (1-29 s: API Gateway's limit).
+    pub query_timeout_seconds: u32,
     pub architecture: Architecture,
     /// Days CloudWatch keeps the functions' logs.
     pub log_retention_days: u32,
@@ -171,6 +230,7 @@ impl Default for LambdaSettings {
         LambdaSettings {
             memory_mb: 256,
             timeout_seconds: 60,
+            query_timeout_seconds: MAX_QUERY_TIMEOUT_SECONDS,
             architecture: Architecture::X86_64,
             log_retention_days: 30,
         }
@@ -227,6 +287,20 @@ fn is_region(text: &str) -> bool {
         && parts
             .last()
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/ID`.
+fn is_kms_key_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    matches!(parts.as_slice(), [arn, partition, "kms", region, account, resource]
+    if *arn == "arn"
+        && partition.starts_with("aws")
+        && is_region(region)
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && resource.strip_prefix("key/").is_some_and(|id| {
+            !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        }))
 }
 
 impl Settings {
@@ -303,6 +377,16 @@ impl Settings {
                 "must not start with `/` (S3 keys have no leading slash)".into(),
             ));
         }
+        if self.trail.prefix.contains(['*', '?', '$']) {
+            return Err(invalid(
+                "trail.prefix",
+                format!(
+                    "is `{}`; a key prefix, without `*`, `?` or `$` (they would act as \
+                     wildcards in the role's policy and the EventBridge rule)",
+                    self.trail.prefix
+                ),
+            ));
+        }
         if let Some(bad) = self
             .trail
             .accounts
@@ -312,6 +396,17 @@ impl Settings {
             return Err(invalid(
                 "trail.accounts",
                 format!("has `{bad}`; an AWS account id is 12 digits"),
+            ));
+        }
+        if let Some(key) = &self.trail.kms_key_arn
+            && !is_kms_key_arn(key)
+        {
+            return Err(invalid(
+                "trail.kms_key_arn",
+                format!(
+                    "is `{key}`; use the key's ARN, `arn:aws:kms:REGION:ACCOUNT:key/KEY-ID` \
+                     (an alias or a bare key id cannot be granted)"
+                ),
             ));
         }
         let table = &self.table.name;
@@ -355,6 +450,25 @@ impl Settings {
                 format!("is `{stage}`; use letters, digits and `_` (e.g. `v1`)"),
             ));
         }
+        if ROUTE_SEGMENTS.iter().any(|r| r.eq_ignore_ascii_case(stage)) {
+            return Err(invalid(
+                "api.stage",
+                format!(
+                    "is `{stage}`, the name of a route (`/{stage}/…`), which would make paths ambiguous \
+                     behind API Gateway; use another name (e.g. `v1`)"
+                ),
+            ));
+        }
+        if self.api.throttle_rate == 0 || self.api.throttle_burst == 0 {
+            return Err(invalid(
+                if self.api.throttle_rate == 0 {
+                    "api.throttle_rate"
+                } else {
+                    "api.throttle_burst"
+                },
+                "is 0, which would refuse every request; use at least 1".into(),
+            ));
+        }
         if !(128..=10_240).contains(&self.lambda.memory_mb) {
             return Err(invalid(
                 "lambda.memory_mb",
@@ -365,6 +479,16 @@ impl Settings {
             return Err(invalid(
                 "lambda.timeout_seconds",
                 format!("is {}; Lambda allows 1 to 900", self.lambda.timeout_seconds),
+            ));
+        }
+        if !(1..=MAX_QUERY_TIMEOUT_SECONDS).contains(&self.lambda.query_timeout_seconds) {
+            return Err(invalid(
+                "lambda.query_timeout_seconds",
+                format!(
+                    "is {}; use 1 to {MAX_QUERY_TIMEOUT_SECONDS} (API Gateway stops waiting for the \
+                     query function after {MAX_QUERY_TIMEOUT_SECONDS} s)",
+                    self.lambda.query_timeout_seconds
+                ),
             ));
         }
         const LOG_RETENTION: &[u32] = &[
@@ -408,6 +532,35 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stage_named_like_a_route_is_refused() {
+        for stage in ROUTE_SEGMENTS.iter().chain(&["Users", "SCAN"]) {
+            let e = parse(&format!("[api]\nstage = \"{stage}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("api.stage") && e.contains("route"), "{e}");
+        }
+        assert!(parse("[api]\nstage = \"prod\"").is_ok());
+    }
+
+    #[test]
+    fn kms_key_arns_are_checked() {
+        let ok = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let s = parse(&format!("[trail]\nkms_key_arn = \"{ok}\"")).unwrap();
+        assert_eq!(s.trail.kms_key_arn.as_deref(), Some(ok));
+        assert!(is_kms_key_arn(
+            "arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-1234abcd"
+        ));
+        for bad in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:eu-west-1:123456789012:alias/trail",
+            "arn:aws:kms:eu-west-1:1234:key/x",
+            "arn:aws:s3:eu-west-1:123456789012:key/x",
+        ] {
+            assert!(!is_kms_key_arn(bad), "{bad}");
+        }
+    }
 
     fn parse(text: &str) -> Result<Settings, SettingsError> {
         Settings::parse(text, Path::new("settings.toml"))
@@ -465,6 +618,18 @@ mod tests {
             ),
             ("[local]\nlisten = \"localhost\"", "local.listen"),
             ("[stack]\nname = \"1abc\"", "stack.name"),
+            (
+                "[lambda]\nquery_timeout_seconds = 30",
+                "lambda.query_timeout_seconds",
+            ),
+            ("[api]\nthrottle_rate = 0", "api.throttle_rate"),
+            ("[api]\nthrottle_burst = 0", "api.throttle_burst"),
+            (
+                "[trail]\nkms_key_arn = \"alias/aws/s3\"",
+                "trail.kms_key_arn",
+            ),
+            ("[trail]\ntrigger = \"sqs\"", "trigger"),
+            ("[trail]\nprefix = \"AWSLogs/*/\"", "trail.prefix"),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(
@@ -472,6 +637,8 @@ mod tests {
                 "{text}: {e}"
             );
         }
+        let e = parse("[trail]\ntrigger = \"sns\"").unwrap_err().to_string();
+        assert!(e.contains("s3") && e.contains("eventbridge"), "{e}");
         let e = parse("[api]\nauth = \"open\"").unwrap_err().to_string();
         assert!(
             e.contains("api_key") && e.contains("iam") && e.contains("none"),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, StackEvent, StackStatus,
+    Capability, ChangeSetStatus, ChangeSetType, ResourceToImport, StackEvent, StackStatus,
 };
 
 use crate::console::step;
@@ -95,8 +95,42 @@ pub enum State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Created,
+    /// Made by adopting existing resources (an `IMPORT` change set), then
+    /// brought up to date.
+    Imported,
     Updated,
     Unchanged,
+}
+
+/// The kind of change set: what CloudFormation does with the template.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A new stack.
+    Create,
+    /// An existing stack.
+    Update,
+    /// A new stack adopting existing resources (each must have a
+    /// `DeletionPolicy` in the template, and match it).
+    Import(Vec<ResourceToImport>),
+}
+
+impl Change {
+    fn change_set_type(&self) -> ChangeSetType {
+        match self {
+            Change::Create => ChangeSetType::Create,
+            Change::Update => ChangeSetType::Update,
+            Change::Import(_) => ChangeSetType::Import,
+        }
+    }
+
+    /// The operation's name in messages, and the status it ends in.
+    fn operation(&self) -> (&'static str, &'static str) {
+        match self {
+            Change::Create => ("creation", "CREATE_COMPLETE"),
+            Change::Update => ("update", "UPDATE_COMPLETE"),
+            Change::Import(_) => ("import", "IMPORT_COMPLETE"),
+        }
+    }
 }
 
 /// One resource change of a plan.
@@ -225,16 +259,16 @@ pub async fn state(client: &Client, name: &str) -> anyhow::Result<State> {
     }
 }
 
-/// Creates (when `create`) or updates the stack named `name` to `template`
-/// through a change set, printing the planned changes and then the stack's
-/// events until it is done.
+/// Creates, updates or imports (`change`) the stack named `name` to
+/// `template` through a change set, printing the planned changes and then
+/// the stack's events until it is done.
 pub async fn apply(
     client: &Client,
     name: &str,
     template: &str,
-    create: bool,
+    change: Change,
 ) -> anyhow::Result<(Outcome, StackInfo)> {
-    let planned = match create_change_set(client, name, template, create).await? {
+    let planned = match create_change_set(client, name, template, &change).await? {
         None => {
             let info = describe(client, name)
                 .await?
@@ -246,7 +280,11 @@ pub async fn apply(
     };
     step(format!(
         "stack `{name}`: {} {} change(s)",
-        if create { "creating with" } else { "applying" },
+        match change {
+            Change::Create => "creating with",
+            Change::Update => "applying",
+            Change::Import(_) => "importing with",
+        },
         planned.changes.len()
     ));
     for change in &planned.changes {
@@ -265,16 +303,11 @@ pub async fn apply(
                 &format!("cannot execute the change set of stack `{name}`"),
             )
         })?;
-    let operation = if create { "creation" } else { "update" };
+    let (operation, ok) = change.operation();
     let status = wait(client, name, &planned.stack_id, seen, operation).await?;
     let info = describe(client, &planned.stack_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("stack `{name}` disappeared during the deploy"))?;
-    let ok = if create {
-        "CREATE_COMPLETE"
-    } else {
-        "UPDATE_COMPLETE"
-    };
     if status != ok {
         return Err(StackError::Failed {
             stack: name.to_owned(),
@@ -284,14 +317,12 @@ pub async fn apply(
         }
         .into());
     }
-    Ok((
-        if create {
-            Outcome::Created
-        } else {
-            Outcome::Updated
-        },
-        info,
-    ))
+    let outcome = match change {
+        Change::Create => Outcome::Created,
+        Change::Update => Outcome::Updated,
+        Change::Import(_) => Outcome::Imported,
+    };
+    Ok((outcome, info))
 }
 
 /// The changes deploy would make to an existing stack, from a change set
@@ -301,7 +332,7 @@ pub async fn plan(
     name: &str,
     template: &str,
 ) -> anyhow::Result<Option<Vec<PlannedChange>>> {
-    let Some(planned) = create_change_set(client, name, template, false).await? else {
+    let Some(planned) = create_change_set(client, name, template, &Change::Update).await? else {
         return Ok(None);
     };
     delete_change_set(client, name, &planned.change_set_id).await;
@@ -320,7 +351,7 @@ async fn create_change_set(
     client: &Client,
     name: &str,
     template: &str,
-    create: bool,
+    change: &Change,
 ) -> anyhow::Result<Option<Planned>> {
     let change_set_name = format!(
         "tracker-{}",
@@ -333,10 +364,10 @@ async fn create_change_set(
         .create_change_set()
         .stack_name(name)
         .change_set_name(&change_set_name)
-        .change_set_type(if create {
-            ChangeSetType::Create
-        } else {
-            ChangeSetType::Update
+        .change_set_type(change.change_set_type())
+        .set_resources_to_import(match change {
+            Change::Import(resources) => Some(resources.clone()),
+            _ => None,
         })
         .template_body(template)
         .capabilities(Capability::CapabilityIam)

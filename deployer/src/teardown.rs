@@ -1,14 +1,18 @@
-//! `tracker teardown`: removes what `deploy` made and nothing else.
+//! `tracker teardown`: removes what `deploy` made and nothing else, in
+//! visible steps:
 //!
-//! It first finds what exists (read-only) and says so; with nothing to
-//! remove it says that and succeeds, so a second teardown is harmless.
-//! Otherwise, once confirmed (a question on a terminal, or `--yes`), it
-//! removes, in this order: our entries in the trail bucket's notification
-//! configuration (others stay), the S3 permission on the ingest function,
-//! the API key and usage plan, the application stack (waited on), the REST
-//! API if an emulator left it behind, the uploaded zips (and the artifact
-//! bucket if deploy created it). The data stack and its table are kept
-//! unless `--delete-data`.
+//! 1. [`find`] (read-only) what exists, and [`Found::plan`] say so; with
+//!    nothing to remove it says that and succeeds, so a second teardown is
+//!    harmless;
+//! 2. the operator confirms (a question on a terminal, or `--yes`);
+//! 3. [`remove`], in this order: the trigger (our entries in the trail
+//!    bucket's notification configuration — others stay —, the bucket's
+//!    EventBridge delivery if deploy turned it on, the S3 permission), the
+//!    API key and usage plan, the application stack (waited on; with it the
+//!    functions, the trail rule and the on-failure queue, whose unreplayed
+//!    messages the plan counts), the REST API if an emulator left it behind,
+//!    the uploaded zips (and the artifact bucket if deploy created it). The
+//!    data stack and its table are kept unless `--delete-data`.
 
 use aws_config::SdkConfig;
 
@@ -57,11 +61,11 @@ pub async fn teardown(settings: &Settings, args: &TeardownArgs) -> anyhow::Resul
 }
 
 /// What exists of a deployment.
-struct Found {
+pub struct Found {
     app: Option<stack::StackInfo>,
-    /// Our notification entries, by bucket.
-    notifications: Vec<(String, Vec<String>)>,
-    permission: bool,
+    trigger: trigger::Found,
+    /// Failed ingest invocations waiting in the on-failure queue.
+    unreplayed_failures: Option<u64>,
     api_key: bool,
     usage_plan: bool,
     artifacts: Vec<String>,
@@ -73,16 +77,21 @@ struct Found {
 
 impl Found {
     /// What teardown would remove, one line each.
-    fn plan(&self, names: &Names, delete_data: bool) -> Vec<String> {
+    pub fn plan(&self, names: &Names, delete_data: bool) -> Vec<String> {
         let mut plan = Vec::new();
-        for (bucket, ids) in &self.notifications {
+        for (bucket, ids) in &self.trigger.entries {
             plan.push(format!(
                 "notification entr{} {} on s3://{bucket} (other entries are kept)",
                 if ids.len() == 1 { "y" } else { "ies" },
                 ids.join(", ")
             ));
         }
-        if self.permission {
+        for bucket in &self.trigger.eventbridge {
+            plan.push(format!(
+                "the EventBridge delivery of s3://{bucket} (deploy turned it on)"
+            ));
+        }
+        if self.trigger.permission {
             plan.push(format!(
                 "permission `{}` (S3 may invoke `{}`)",
                 names.s3_permission_sid, names.ingest_function
@@ -96,16 +105,30 @@ impl Found {
         }
         if let Some(app) = &self.app {
             plan.push(format!(
-                "stack `{}` ({}): functions `{}` and `{}`, their roles and log groups, the REST API",
-                names.stack, app.status, names.ingest_function, names.query_function
+                "stack `{}` ({}): functions `{}` and `{}`, their roles and log groups, the REST API, \
+                 the failure queue `{}`{}",
+                names.stack,
+                app.status,
+                names.ingest_function,
+                names.query_function,
+                names.failure_queue,
+                match self.unreplayed_failures {
+                    Some(n) if n > 0 => format!(
+                        " WITH {n} FAILED INGEST(S) NOT REPLAYED (`tracker backfill --from-failures` first)"
+                    ),
+                    _ => String::new(),
+                }
             ));
         }
-        if !self.artifacts.is_empty() {
+        let zips = self
+            .artifacts
+            .iter()
+            .filter(|k| artifacts::is_code_zip(names, k))
+            .count();
+        if zips > 0 {
             plan.push(format!(
-                "{} code zip(s) under s3://{}/{}",
-                self.artifacts.len(),
-                self.artifact_bucket.name,
-                names.artifact_prefix
+                "{zips} code zip(s) under s3://{}/{}",
+                self.artifact_bucket.name, names.artifact_prefix
             ));
         }
         if self.artifact_bucket.created && self.artifact_bucket_exists {
@@ -136,9 +159,19 @@ pub async fn teardown_with(
     args: &TeardownArgs,
     confirm: Confirm,
 ) -> anyhow::Result<TeardownReport> {
-    let names = Names::new(settings)?;
     let aws = Aws::connect(sdk, settings).await?;
-    let found = find(&aws, settings, &names).await?;
+    teardown_on(&aws, settings, args, confirm).await
+}
+
+/// The teardown with given clients.
+pub async fn teardown_on(
+    aws: &Aws,
+    settings: &Settings,
+    args: &TeardownArgs,
+    confirm: Confirm,
+) -> anyhow::Result<TeardownReport> {
+    let names = Names::new(settings)?;
+    let found = find(aws, settings, &names).await?;
     let plan = found.plan(&names, args.delete_data);
     let kept_table = (found.table && !args.delete_data).then(|| names.table.clone());
     let keep_note = || {
@@ -167,8 +200,20 @@ pub async fn teardown_with(
     for line in &plan {
         step(format!("  - {line}"));
     }
+    confirmed(confirm, args)?;
+    remove(aws, &names, &found, args.delete_data).await?;
+    step(format!("removed {} item(s)", plan.len()));
+    keep_note();
+    Ok(TeardownReport {
+        removed: plan,
+        kept_table,
+    })
+}
+
+/// The operator's yes, or why there is none.
+fn confirmed(confirm: Confirm, args: &TeardownArgs) -> anyhow::Result<()> {
     match confirm.ask("Remove all of this?")? {
-        Some(true) => {}
+        Some(true) => Ok(()),
         Some(false) => anyhow::bail!("teardown cancelled: nothing was removed"),
         None => anyhow::bail!(
             "teardown needs confirmation and stdin is not a terminal: run `tracker teardown --yes` \
@@ -180,15 +225,13 @@ pub async fn teardown_with(
             }
         ),
     }
+}
 
-    for (bucket, _) in &found.notifications {
-        trigger::apply_notifications(&aws, bucket, &[], &names.notification_id_prefix).await?;
-    }
-    if found.permission {
-        trigger::remove_permission(&aws, &names.ingest_function, &names.s3_permission_sid).await?;
-    }
+/// Removes what was found, in dependency order.
+async fn remove(aws: &Aws, names: &Names, found: &Found, delete_data: bool) -> anyhow::Result<()> {
+    trigger::disconnect(aws, names, &found.trigger, &found.artifact_bucket).await?;
     if found.api_key || found.usage_plan {
-        apikey::remove(&aws.apigateway, &names).await?;
+        apikey::remove(&aws.apigateway, names).await?;
     }
     if found.app.is_some() {
         let api_id =
@@ -203,12 +246,12 @@ pub async fn teardown_with(
         }
     }
     if !found.artifacts.is_empty() {
-        artifacts::delete_keys(&aws, &found.artifact_bucket.name, &found.artifacts).await?;
+        artifacts::delete_keys(aws, &found.artifact_bucket.name, &found.artifacts).await?;
     }
     if found.artifact_bucket.created && found.artifact_bucket_exists {
-        artifacts::delete_created_bucket(&aws, &found.artifact_bucket.name).await?;
+        artifacts::delete_created_bucket(aws, &found.artifact_bucket.name).await?;
     }
-    if args.delete_data {
+    if delete_data {
         if found.data.is_some() {
             stack::delete(&aws.cloudformation, &names.data_stack).await?;
         }
@@ -232,37 +275,19 @@ pub async fn teardown_with(
             }
         }
     }
-    step(format!("removed {} item(s)", plan.len()));
-    keep_note();
-    Ok(TeardownReport {
-        removed: plan,
-        kept_table,
-    })
+    Ok(())
 }
 
 /// Finds, read-only, what exists of the deployment.
-async fn find(aws: &Aws, settings: &Settings, names: &Names) -> anyhow::Result<Found> {
+pub async fn find(aws: &Aws, settings: &Settings, names: &Names) -> anyhow::Result<Found> {
     let app = stack::describe(&aws.cloudformation, &names.stack).await?;
-    let statement =
-        trigger::find_statement(aws, &names.ingest_function, &names.s3_permission_sid).await?;
-    // The trail bucket of the settings, and the one the deployed permission
-    // names (they differ if `trail.bucket` was changed since the deploy).
-    let mut buckets: Vec<String> = settings.trail.bucket.iter().cloned().collect();
-    if let Some(bucket) = statement.as_ref().and_then(trigger::statement_bucket)
-        && !buckets.contains(&bucket)
-    {
-        buckets.push(bucket);
-    }
-    let mut notifications = Vec::new();
-    for bucket in buckets {
-        let ids = trigger::our_entries(aws, &bucket, &names.notification_id_prefix).await?;
-        if !ids.is_empty() {
-            notifications.push((bucket, ids));
-        }
-    }
-    let permission = statement.is_some();
-    let (key, plan) = apikey::existing(&aws.apigateway, names).await?;
     let artifact_bucket = ArtifactBucket::new(settings, names, aws);
+    let trigger = trigger::find(aws, settings, names, &artifact_bucket).await?;
+    let unreplayed_failures = match &app {
+        Some(_) => crate::failure_queue::waiting(aws, names).await?,
+        None => None,
+    };
+    let (key, plan) = apikey::existing(&aws.apigateway, names).await?;
     let artifact_bucket_exists = matches!(
         artifacts::bucket_state(aws, &artifact_bucket.name).await?,
         BucketState::Exists { .. }
@@ -291,8 +316,8 @@ async fn find(aws: &Aws, settings: &Settings, names: &Names) -> anyhow::Result<F
     };
     Ok(Found {
         app,
-        notifications,
-        permission,
+        trigger,
+        unreplayed_failures,
         api_key: key.is_some(),
         usage_plan: plan.is_some(),
         artifacts,

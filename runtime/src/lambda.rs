@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use aws_lambda_events::s3::S3Event;
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -15,7 +14,7 @@ use tower::ServiceExt;
 
 use crate::api::{self, ApiState, PublicBase};
 use crate::config::{Handler, LambdaConfig};
-use crate::ingest::{IngestDeps, Ingestor, handle_s3_event};
+use crate::ingest::{IngestDeps, IngestEvent, Ingestor, handle_event};
 use crate::store::DynamoStore;
 
 /// Time kept back from the Lambda deadline to report and return.
@@ -35,11 +34,15 @@ pub async fn run(handler: Handler) -> anyhow::Result<()> {
                 s3: crate::aws::s3_client(&sdk),
                 ingestor: Ingestor::new(store, config.pipeline()),
             });
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| {
+            // An S3 notification or an EventBridge `Object Created` event.
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
                 let deps = Arc::clone(&deps);
                 async move {
                     let deadline = deadline_of(event.context.deadline);
-                    handle_s3_event(&deps, event.payload, deadline).await
+                    let event = IngestEvent::from_value(event.payload)?;
+                    handle_event(&deps, event, deadline)
+                        .await
+                        .map_err(lambda_runtime::Diagnostic::from)
                 }
             }))
             .await
@@ -54,6 +57,15 @@ pub async fn run(handler: Handler) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!(e))
             .context("the query runtime stopped")
+        }
+    }
+}
+
+impl From<crate::ingest::UnknownEvent> for lambda_runtime::Diagnostic {
+    fn from(error: crate::ingest::UnknownEvent) -> lambda_runtime::Diagnostic {
+        lambda_runtime::Diagnostic {
+            error_type: "UnknownEvent".into(),
+            error_message: error.to_string(),
         }
     }
 }

@@ -1,13 +1,18 @@
-//! `tracker backfill`: past CloudTrail logs, from the trail's bucket or a
-//! folder, into the deployed table (or a local database), through exactly
-//! the ingest Lambda's pipeline. Records are kept by their own `eventTime`
+//! `tracker backfill`: past CloudTrail logs, from the trail's bucket, a
+//! folder, or the ingest function's on-failure queue (`--from-failures`),
+//! into the deployed table (or a local database), through exactly the
+//! ingest Lambda's pipeline. Records are kept by their own `eventTime`
 //! (`--since`/`--until`, inclusive days); the keys' date folders — delivery
 //! days — only decide what is listed and fetched, allowing for files
 //! delivered the day after. Fetching and parsing run concurrently, objects
 //! are streamed, writes are batched across files, and a checkpoint of
 //! finished objects makes an interrupted run resumable.
+//!
+//! [`run`]'s steps: the time window, the target (table, database or dry
+//! run), the source (folder, bucket, failures), the summary.
 
 pub mod checkpoint;
+pub mod failures;
 pub mod listing;
 
 use std::path::PathBuf;
@@ -27,6 +32,7 @@ use tracker_runtime::store::{DryRunStore, DynamoStore, EmbeddedStore, EventStore
 use tracker_runtime::time::start_of_day;
 
 use crate::Settings;
+use crate::names::Names;
 use checkpoint::Checkpoint;
 use listing::{DeliveryDays, LogObject, list_logs};
 
@@ -35,7 +41,7 @@ const FLUSH_AT: usize = 500;
 
 /// `tracker backfill` options.
 #[derive(Debug, Clone, clap::Args)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["bucket", "path"]))]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["bucket", "path", "from_failures"]))]
 pub struct BackfillArgs {
     /// The trail's bucket [default source: settings' [trail] bucket].
     #[arg(long, value_name = "BUCKET")]
@@ -46,6 +52,11 @@ pub struct BackfillArgs {
     /// A local folder of logs instead of a bucket.
     #[arg(long, value_name = "DIR")]
     pub path: Option<PathBuf>,
+    /// Replay the ingest function's on-failure queue (`<stack>-ingest-failures`):
+    /// ingest the objects of every failed invocation, and delete each message
+    /// once nothing in it is left to retry.
+    #[arg(long)]
+    pub from_failures: bool,
     /// Keep events from this day on (UTC, inclusive).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
     pub since: Option<NaiveDate>,
@@ -80,32 +91,13 @@ fn parse_day(text: &str) -> Result<NaiveDate, String> {
 
 /// Runs a backfill; the summary lists failed objects (the caller exits non-zero if any).
 pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<RunSummary> {
-    if let (Some(since), Some(until)) = (args.since, args.until)
-        && since > until
-    {
-        anyhow::bail!("--since {since} is after --until {until}");
-    }
-    let window = (args.since.is_some() || args.until.is_some()).then(|| TimeWindow {
-        from: start_of_day(args.since.unwrap_or(
-            NaiveDate::MIN.max(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()),
-        )),
-        to: args
-            .until
-            .and_then(|u| u.checked_add_days(Days::new(1)))
-            .map(start_of_day)
-            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
-    });
-    // A file delivered the day after `until` may still hold records of `until`.
-    let days = DeliveryDays {
-        first: args.since,
-        last: args.until.and_then(|u| u.checked_add_days(Days::new(1))),
-    };
+    let (window, days) = window(args)?;
     let pipeline = Pipeline {
         skip: SkipList::new(&settings.ingest.skip_event_prefixes),
         retention_days: settings.table.retention_days,
         window,
     };
-    // AWS is only configured when it is used (a bucket, or the table).
+    // AWS is only configured when it is used (a bucket, a queue, or the table).
     let needs_aws = args.path.is_none() || (args.db.is_none() && !args.dry_run);
     let sdk = match needs_aws {
         true => Some(
@@ -117,30 +109,7 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
         ),
         false => None,
     };
-
-    let (store, target): (Arc<dyn EventStore>, String) = if args.dry_run {
-        (Arc::new(DryRunStore), "dry-run".into())
-    } else if let Some(db) = &args.db {
-        let store = EmbeddedStore::open(db).with_context(|| format!("open {}", db.display()))?;
-        (Arc::new(store), format!("db:{}", db.display()))
-    } else {
-        let sdk = sdk.as_ref().context("AWS configuration")?;
-        let store = DynamoStore::new(
-            tracker_runtime::aws::dynamodb_client(sdk),
-            settings.table.name.clone(),
-        );
-        // Fail before listing anything when the table is missing or unreachable.
-        store
-            .get_event("tracker-backfill-probe")
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot use the table `{}` (from the settings' [table] name)",
-                    settings.table.name
-                )
-            })?;
-        (Arc::new(store), format!("table:{}", settings.table.name))
-    };
+    let (store, target) = open_target(settings, args, sdk.as_ref()).await?;
     let salt = format!(
         "|{target}|{:?}|{:?}|{}",
         args.since,
@@ -148,25 +117,14 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
         pipeline.skip.prefixes().join(",")
     );
     let ingestor = Ingestor::new(Arc::clone(&store), pipeline).with_batching(FLUSH_AT);
-    let checkpoint = if args.no_checkpoint || args.dry_run {
-        None
-    } else {
-        let checkpoint = Checkpoint::open(&args.checkpoint)?;
-        if !checkpoint.is_empty() {
-            eprintln!(
-                "resuming: {} object(s) already done in {}",
-                checkpoint.len(),
-                checkpoint.path().display()
-            );
-        }
-        Some(checkpoint)
-    };
+    let checkpoint = open_checkpoint(args)?;
     let ledger = checkpoint.as_ref().map(|c| c as &dyn FileLedger);
+    let concurrency = usize::from(args.concurrency);
 
     let summary = if let Some(dir) = &args.path {
         let accept = |relative: &str| days.admits_key(relative);
         let options = FolderOptions {
-            concurrency: usize::from(args.concurrency),
+            concurrency,
             ledger,
             accept: &accept,
             salt: &salt,
@@ -174,6 +132,18 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
         ingest_folder(&ingestor, dir, &options)
             .await
             .with_context(|| format!("cannot read the folder {}", dir.display()))?
+    } else if args.from_failures {
+        let sdk = sdk.as_ref().context("AWS configuration")?;
+        let names = Names::new(settings)?;
+        failures::replay(failures::Replay {
+            sqs: &aws_sdk_sqs::Client::new(sdk),
+            s3: &tracker_runtime::aws::s3_client(sdk),
+            ingestor: &ingestor,
+            queue: &names.failure_queue,
+            concurrency,
+            dry_run: args.dry_run,
+        })
+        .await?
     } else {
         let bucket = args
             .bucket
@@ -194,7 +164,7 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
             &bucket,
             &prefix,
             days,
-            usize::from(args.concurrency),
+            concurrency,
             ledger,
             &salt,
         )
@@ -206,6 +176,81 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
         EmbeddedStore::open(db).and_then(|s| s.flush()).ok();
     }
     Ok(summary)
+}
+
+/// The records' time window (`--since`/`--until`), and the delivery days
+/// whose files may hold them (a file delivered the day after `until` may
+/// still hold records of `until`).
+fn window(args: &BackfillArgs) -> anyhow::Result<(Option<TimeWindow>, DeliveryDays)> {
+    if let (Some(since), Some(until)) = (args.since, args.until)
+        && since > until
+    {
+        anyhow::bail!("--since {since} is after --until {until}");
+    }
+    let window = (args.since.is_some() || args.until.is_some()).then(|| TimeWindow {
+        from: start_of_day(args.since.unwrap_or(
+            NaiveDate::MIN.max(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()),
+        )),
+        to: args
+            .until
+            .and_then(|u| u.checked_add_days(Days::new(1)))
+            .map(start_of_day)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+    });
+    let days = DeliveryDays {
+        first: args.since,
+        last: args.until.and_then(|u| u.checked_add_days(Days::new(1))),
+    };
+    Ok((window, days))
+}
+
+/// Where events go: nowhere (`--dry-run`), a local database (`--db`), or
+/// the table, which must answer before anything is read.
+async fn open_target(
+    settings: &Settings,
+    args: &BackfillArgs,
+    sdk: Option<&tracker_runtime::aws::SdkConfig>,
+) -> anyhow::Result<(Arc<dyn EventStore>, String)> {
+    if args.dry_run {
+        return Ok((Arc::new(DryRunStore), "dry-run".into()));
+    }
+    if let Some(db) = &args.db {
+        let store = EmbeddedStore::open(db).with_context(|| format!("open {}", db.display()))?;
+        return Ok((Arc::new(store), format!("db:{}", db.display())));
+    }
+    let sdk = sdk.context("AWS configuration")?;
+    let store = DynamoStore::new(
+        tracker_runtime::aws::dynamodb_client(sdk),
+        settings.table.name.clone(),
+    );
+    // Fail before listing anything when the table is missing or unreachable.
+    store
+        .get_event("tracker-backfill-probe")
+        .await
+        .with_context(|| {
+            format!(
+                "cannot use the table `{}` (from the settings' [table] name)",
+                settings.table.name
+            )
+        })?;
+    Ok((Arc::new(store), format!("table:{}", settings.table.name)))
+}
+
+/// The resume log, unless `--no-checkpoint`, `--dry-run` or
+/// `--from-failures` (whose queue is its own record of what is left).
+fn open_checkpoint(args: &BackfillArgs) -> anyhow::Result<Option<Checkpoint>> {
+    if args.no_checkpoint || args.dry_run || args.from_failures {
+        return Ok(None);
+    }
+    let checkpoint = Checkpoint::open(&args.checkpoint)?;
+    if !checkpoint.is_empty() {
+        eprintln!(
+            "resuming: {} object(s) already done in {}",
+            checkpoint.len(),
+            checkpoint.path().display()
+        );
+    }
+    Ok(Some(checkpoint))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -2,9 +2,11 @@
 //! triggered Lambda, `tracker backfill` and `tracker serve --logs`:
 //! [`pipeline`] parses and filters (synchronous, streaming), [`writer`] writes
 //! through the storage seam (catalog first, then events, idempotently),
-//! [`s3_event`] is the Lambda handler on top.
+//! [`s3_event`] is the Lambda handler on top, [`eventbridge`] the other event
+//! shapes it accepts.
 
 pub mod batcher;
+pub mod eventbridge;
 pub mod folder;
 pub mod pipeline;
 pub mod progress;
@@ -12,8 +14,11 @@ pub mod s3_event;
 pub mod writer;
 
 pub use batcher::WriteBatcher;
+pub use eventbridge::{IngestEvent, UnknownEvent, failure_record_objects, handle_event};
 pub use folder::{FileLedger, FolderOptions, ingest_folder};
 pub use pipeline::{Pipeline, Prepared, RecordCounts, SkipList, TimeWindow};
 pub use progress::{Progress, RunSummary};
-pub use s3_event::{IngestDeps, IngestError, IngestSummary, handle_s3_event, open_s3_object};
+pub use s3_event::{
+    IngestDeps, IngestError, IngestSummary, handle_s3_event, ingest_objects, open_s3_object,
+};
 pub use writer::{FileOutcome, FileReport, Ingestor};

@@ -63,11 +63,30 @@ pub async fn handle_s3_event(
     event: S3Event,
     deadline: Option<Instant>,
 ) -> Result<IngestSummary, IngestError> {
-    let mut reports = Vec::with_capacity(event.records.len());
-    for record in event.records {
-        let bucket = record.s3.bucket.name.unwrap_or_default();
-        let raw_key = record.s3.object.key.unwrap_or_default();
-        let key = decode_s3_event_key(&raw_key).into_owned();
+    ingest_objects(deps, s3_event_objects(event), deadline).await
+}
+
+/// The (bucket, key) pairs an S3 notification names, keys decoded.
+pub fn s3_event_objects(event: S3Event) -> Vec<(String, String)> {
+    event
+        .records
+        .into_iter()
+        .map(|record| {
+            let bucket = record.s3.bucket.name.unwrap_or_default();
+            let raw_key = record.s3.object.key.unwrap_or_default();
+            (bucket, decode_s3_event_key(&raw_key).into_owned())
+        })
+        .collect()
+}
+
+/// Ingests each (bucket, key) object: the one path of every event shape.
+pub async fn ingest_objects(
+    deps: &IngestDeps,
+    objects: Vec<(String, String)>,
+    deadline: Option<Instant>,
+) -> Result<IngestSummary, IngestError> {
+    let mut reports = Vec::with_capacity(objects.len());
+    for (bucket, key) in objects {
         let source = format!("s3://{bucket}/{key}");
         let report = if bucket.is_empty() || key.is_empty() {
             FileReport::failed(source, "the notification names no bucket or key", false)

@@ -7,25 +7,32 @@
 //!   runtime's attribute and index names are defined). `teardown` keeps it
 //!   unless `--delete-data`, so a later `deploy` finds the table and its data
 //!   again; the table also has `DeletionPolicy: Retain` so that deleting the
-//!   stack by hand never drops it;
-//! - the **application stack** (`<stack>`): the two roles, the two functions
-//!   and their log groups, and the REST API in front of the query function.
+//!   stack by hand never drops it (and a later deploy imports it again);
+//! - the **application stack** (`<stack>`): the two roles ([`policies`]), the
+//!   two functions and their log groups, the ingest function's on-failure
+//!   queue and retry settings, the EventBridge rule of `trail.trigger =
+//!   "eventbridge"`, and the REST API in front of the query function.
 //!
 //! What neither stack holds (CloudFormation cannot, or emulators ignore it) is
-//! done by SDK calls after the stacks: TTL ([`crate::ttl`]), the S3 trigger
-//! ([`crate::trigger`]), the API key and usage plan ([`crate::apikey`]).
+//! done by SDK calls after the stacks: TTL ([`crate::ttl`]), the trigger on the
+//! trail bucket ([`crate::trigger`]), the API key and usage plan
+//! ([`crate::apikey`]).
 //!
 //! The templates use pseudo parameters (`AWS::AccountId`, `AWS::Region`,
 //! `AWS::Partition`) rather than values looked up at deploy time, so the same
-//! settings always render the same text (and an unchanged deploy is a no-op).
+//! settings always render the same text ([`render`]: canonical, whatever
+//! serde_json's features), and an unchanged deploy is a no-op.
+
+pub mod policies;
+pub mod render;
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use tracker_runtime::config::{HANDLER_VAR, RETENTION_VAR, SKIP_VAR, TABLE_VAR};
 use tracker_runtime::store::dynamodb::schema;
 
 use crate::names::Names;
-use crate::settings::{Architecture, AuthMode, Settings};
+use crate::settings::{Architecture, AuthMode, Settings, Trigger};
+pub use render::{render, render_pretty, short_hash};
 
 /// Logical ids, shared with the code that reads stack outputs and events.
 pub mod ids {
@@ -45,6 +52,10 @@ pub mod ids {
     /// deployment snapshot, so an update in place would not be served).
     pub const API_DEPLOYMENT_PREFIX: &str = "ApiDeployment";
     pub const API_PERMISSION: &str = "ApiInvokePermission";
+    pub const FAILURE_QUEUE: &str = "IngestFailureQueue";
+    pub const INGEST_INVOKE_CONFIG: &str = "IngestInvokeConfig";
+    pub const TRAIL_RULE: &str = "TrailObjectCreatedRule";
+    pub const TRAIL_RULE_PERMISSION: &str = "TrailRuleInvokePermission";
 }
 
 /// Stack output names.
@@ -58,7 +69,15 @@ pub mod outputs {
     pub const INGEST_FUNCTION_ARN: &str = "IngestFunctionArn";
     pub const QUERY_FUNCTION: &str = "QueryFunctionName";
     pub const QUERY_FUNCTION_ARN: &str = "QueryFunctionArn";
+    pub const FAILURE_QUEUE_URL: &str = "IngestFailureQueueUrl";
 }
+
+/// How long the on-failure queue keeps a failed invocation (SQS's maximum,
+/// 14 days): time to notice and run `tracker backfill --from-failures`.
+pub const FAILURE_RETENTION_SECONDS: u32 = 14 * 24 * 3600;
+/// Lambda's retries of a failed asynchronous invocation before it goes to
+/// the on-failure queue.
+pub const INGEST_RETRIES: u32 = 2;
 
 /// Where the functions' code was uploaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +90,18 @@ const FORMAT_VERSION: &str = "2010-09-09";
 
 /// The data stack: the events table.
 pub fn data_template(settings: &Settings, names: &Names) -> Value {
+    let mut template = import_template(settings, names);
+    template["Outputs"] = json!({
+        outputs::TABLE_NAME: {"Value": {"Ref": ids::TABLE}},
+        outputs::TABLE_ARN: {"Value": {"Fn::GetAtt": [ids::TABLE, "Arn"]}},
+    });
+    template
+}
+
+/// The data stack as an `IMPORT` change set takes it, to adopt a retained
+/// table: the table alone, no outputs (an import may not change anything
+/// else; the next update adds them).
+pub fn import_template(settings: &Settings, names: &Names) -> Value {
     let attribute = |name: &str| json!({"AttributeName": name, "AttributeType": "S"});
     let key = |name: &str, kind: &str| json!({"AttributeName": name, "KeyType": kind});
     let indexes: Vec<Value> = schema::INDEXES
@@ -109,14 +140,11 @@ pub fn data_template(settings: &Settings, names: &Names) -> Value {
                 },
             },
         },
-        "Outputs": {
-            outputs::TABLE_NAME: {"Value": {"Ref": ids::TABLE}},
-            outputs::TABLE_ARN: {"Value": {"Fn::GetAtt": [ids::TABLE, "Arn"]}},
-        },
     })
 }
 
-/// The application stack: roles, functions, log groups and the REST API.
+/// The application stack: roles, functions, log groups, the on-failure
+/// queue, the trail rule (EventBridge trigger) and the REST API.
 pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> Value {
     let mut resources = Map::new();
     for (log_group_id, function) in [
@@ -136,33 +164,32 @@ pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> 
     }
     resources.insert(
         ids::INGEST_ROLE.into(),
-        role(
-            "ingest",
-            vec![
-                logs_statement(&names.ingest_function),
-                table_statement(&names.table, &["dynamodb:BatchWriteItem"]),
-                trail_statement(settings),
-            ],
-        ),
+        role("ingest", policies::ingest_statements(settings, names)),
     );
     resources.insert(
         ids::QUERY_ROLE.into(),
-        role(
-            "query",
-            vec![
-                logs_statement(&names.query_function),
-                table_statement(&names.table, &["dynamodb:Query", "dynamodb:GetItem"]),
-            ],
-        ),
+        role("query", policies::query_statements(settings, names)),
     );
-    resources.insert(
-        ids::INGEST_FUNCTION.into(),
+    let function = |name: &str, handler: &str, timeout: u32, role_id: &str, log_group_id: &str| {
         function(
             settings,
             names,
             code,
+            FunctionSpec {
+                name,
+                handler,
+                timeout,
+                role_id,
+                log_group_id,
+            },
+        )
+    };
+    resources.insert(
+        ids::INGEST_FUNCTION.into(),
+        function(
             &names.ingest_function,
             "ingest",
+            settings.lambda.timeout_seconds,
             ids::INGEST_ROLE,
             ids::INGEST_LOG_GROUP,
         ),
@@ -170,19 +197,42 @@ pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> 
     resources.insert(
         ids::QUERY_FUNCTION.into(),
         function(
-            settings,
-            names,
-            code,
             &names.query_function,
             "query",
+            settings.lambda.query_timeout_seconds,
             ids::QUERY_ROLE,
             ids::QUERY_LOG_GROUP,
         ),
     );
+    resources.insert(
+        ids::FAILURE_QUEUE.into(),
+        queue(&names.failure_queue, FAILURE_RETENTION_SECONDS),
+    );
+    resources.insert(
+        ids::INGEST_INVOKE_CONFIG.into(),
+        json!({
+            "Type": "AWS::Lambda::EventInvokeConfig",
+            "Properties": {
+                "FunctionName": {"Ref": ids::INGEST_FUNCTION},
+                "Qualifier": "$LATEST",
+                "MaximumRetryAttempts": INGEST_RETRIES,
+                "DestinationConfig": {"OnFailure": {
+                    "Destination": {"Fn::GetAtt": [ids::FAILURE_QUEUE, "Arn"]},
+                }},
+            },
+        }),
+    );
+    if settings.trail.trigger == Trigger::EventBridge {
+        resources.extend(trail_rule(settings, names));
+    }
     let api = api_resources(settings);
     let mut definition = api.clone();
     definition.insert("StageName".into(), json!(settings.api.stage));
-    let deployment_id = format!("{}{}", ids::API_DEPLOYMENT_PREFIX, short_hash(&definition));
+    let deployment_id = format!(
+        "{}{}",
+        ids::API_DEPLOYMENT_PREFIX,
+        short_hash(&Value::Object(definition))
+    );
     resources.extend(api);
     resources.insert(
         deployment_id,
@@ -229,6 +279,7 @@ pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> 
             outputs::INGEST_FUNCTION_ARN: {"Value": {"Fn::GetAtt": [ids::INGEST_FUNCTION, "Arn"]}},
             outputs::QUERY_FUNCTION: {"Value": {"Ref": ids::QUERY_FUNCTION}},
             outputs::QUERY_FUNCTION_ARN: {"Value": {"Fn::GetAtt": [ids::QUERY_FUNCTION, "Arn"]}},
+            outputs::FAILURE_QUEUE_URL: {"Value": {"Ref": ids::FAILURE_QUEUE}},
         },
     })
 }
@@ -255,59 +306,67 @@ fn role(purpose: &str, statements: Vec<Value>) -> Value {
     })
 }
 
-/// Writing to the function's own log group (which the stack creates).
-fn logs_statement(function: &str) -> Value {
+/// One of the stack's queues (private: SQS-managed encryption). The
+/// on-failure queue is one; another (a work queue) is one more call.
+fn queue(name: &str, retention_seconds: u32) -> Value {
     json!({
-        "Sid": "OwnLogs",
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": {"Fn::Sub": format!(
-            "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{}:*",
-            Names::log_group(function)
-        )},
+        "Type": "AWS::SQS::Queue",
+        "Properties": {
+            "QueueName": name,
+            "MessageRetentionPeriod": retention_seconds,
+            "SqsManagedSseEnabled": true,
+        },
     })
 }
 
-/// `actions` on the table and its indexes.
-fn table_statement(table: &str, actions: &[&str]) -> Value {
-    let arn = format!(
-        "arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}"
-    );
-    json!({
-        "Sid": "EventsTable",
-        "Effect": "Allow",
-        "Action": actions,
-        "Resource": [{"Fn::Sub": arn}, {"Fn::Sub": format!("{arn}/index/*")}],
-    })
-}
-
-/// Reading the trail's log files: only the CloudTrail folders of the
-/// configured accounts (the deploying account when none is listed).
-fn trail_statement(settings: &Settings) -> Value {
+/// `trail.trigger = "eventbridge"`: a rule on the default bus matching the
+/// bucket's `Object Created` events for the trail's log files, and the
+/// permission letting EventBridge invoke the ingest function for it.
+fn trail_rule(settings: &Settings, names: &Names) -> Map<String, Value> {
     let bucket = settings.trail.bucket.as_deref().unwrap_or_default();
-    let prefix = trail_prefix(settings);
-    let resources: Vec<Value> = if settings.trail.accounts.is_empty() {
-        vec![json!({"Fn::Sub": format!(
-            "arn:${{AWS::Partition}}:s3:::{bucket}/{prefix}${{AWS::AccountId}}/CloudTrail/*"
-        )})]
-    } else {
-        settings
-            .trail
-            .accounts
-            .iter()
-            .map(|account| {
-                json!({"Fn::Sub": format!(
-                    "arn:${{AWS::Partition}}:s3:::{bucket}/{prefix}{account}/CloudTrail/*"
-                )})
-            })
-            .collect()
-    };
-    json!({
-        "Sid": "TrailLogs",
-        "Effect": "Allow",
-        "Action": "s3:GetObject",
-        "Resource": resources,
-    })
+    let mut rule = Map::new();
+    rule.insert(
+        ids::TRAIL_RULE.into(),
+        json!({
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "Name": names.trail_rule,
+                "Description": format!("tracker `{}`: new CloudTrail log files → ingest", settings.stack.name),
+                "State": "ENABLED",
+                "EventPattern": {
+                    "source": ["aws.s3"],
+                    "detail-type": ["Object Created"],
+                    "detail": {
+                        "bucket": {"name": [bucket]},
+                        "object": {"key": [{"wildcard": {"Fn::Sub": log_file_wildcard(settings)}}]},
+                    },
+                },
+                "Targets": [{
+                    "Id": "ingest",
+                    "Arn": {"Fn::GetAtt": [ids::INGEST_FUNCTION, "Arn"]},
+                }],
+            },
+        }),
+    );
+    rule.insert(
+        ids::TRAIL_RULE_PERMISSION.into(),
+        json!({
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Fn::GetAtt": [ids::INGEST_FUNCTION, "Arn"]},
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": [ids::TRAIL_RULE, "Arn"]},
+            },
+        }),
+    );
+    rule
+}
+
+/// The keys of new log files as an EventBridge wildcard (for `Fn::Sub`):
+/// the same keys the role may read, ending in `.json.gz`.
+pub fn log_file_wildcard(settings: &Settings) -> String {
+    format!("{}{}", policies::log_keys(settings), ".json.gz")
 }
 
 /// The trail prefix as a folder: empty, or ending in `/`.
@@ -325,15 +384,25 @@ pub fn account_log_prefix(settings: &Settings, account: &str) -> String {
     format!("{}{account}/CloudTrail/", trail_prefix(settings))
 }
 
-fn function(
-    settings: &Settings,
-    names: &Names,
-    code: &CodeLocation,
-    name: &str,
-    handler: &str,
-    role_id: &str,
-    log_group_id: &str,
-) -> Value {
+/// The key prefix of the S3 trigger's one notification entry: the deploying
+/// account's `CloudTrail/` folder, or (several accounts) the whole prefix.
+pub fn trigger_prefix(settings: &Settings, deploying_account: &str) -> String {
+    if settings.trail.accounts.is_empty() {
+        account_log_prefix(settings, deploying_account)
+    } else {
+        trail_prefix(settings)
+    }
+}
+
+struct FunctionSpec<'a> {
+    name: &'a str,
+    handler: &'a str,
+    timeout: u32,
+    role_id: &'a str,
+    log_group_id: &'a str,
+}
+
+fn function(settings: &Settings, names: &Names, code: &CodeLocation, spec: FunctionSpec) -> Value {
     let architecture = match settings.lambda.architecture {
         Architecture::X86_64 => "x86_64",
         Architecture::Arm64 => "arm64",
@@ -342,19 +411,19 @@ fn function(
         "Type": "AWS::Lambda::Function",
         // The log group exists before the function and outlives it on delete,
         // so a last invocation cannot recreate it without a retention.
-        "DependsOn": [log_group_id],
+        "DependsOn": [spec.log_group_id],
         "Properties": {
-            "FunctionName": name,
-            "Description": format!("tracker {handler}"),
+            "FunctionName": spec.name,
+            "Description": format!("tracker {}", spec.handler),
             "Runtime": "provided.al2023",
             "Handler": "bootstrap",
             "Architectures": [architecture],
             "MemorySize": settings.lambda.memory_mb,
-            "Timeout": settings.lambda.timeout_seconds,
-            "Role": {"Fn::GetAtt": [role_id, "Arn"]},
+            "Timeout": spec.timeout,
+            "Role": {"Fn::GetAtt": [spec.role_id, "Arn"]},
             "Code": {"S3Bucket": code.bucket, "S3Key": code.key},
             "Environment": {"Variables": {
-                HANDLER_VAR: handler,
+                HANDLER_VAR: spec.handler,
                 TABLE_VAR: names.table,
                 SKIP_VAR: settings.ingest.skip_event_prefixes.join(","),
                 RETENTION_VAR: settings.table.retention_days.to_string(),
@@ -425,13 +494,6 @@ fn api_resources(settings: &Settings) -> Map<String, Value> {
         method(json!({"Ref": ids::API_PROXY_RESOURCE})),
     );
     api
-}
-
-/// Eight hex digits of the SHA-256 of a JSON value's text.
-fn short_hash(value: &Map<String, Value>) -> String {
-    let text = serde_json::to_string(value).unwrap_or_default();
-    let digest = Sha256::digest(text.as_bytes());
-    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The logical ids and types of a template's resources, sorted (for plans).
@@ -506,22 +568,133 @@ mod tests {
         };
         assert_ne!(deployment(&key), deployment(&iam));
         // The same settings render the same text.
-        assert_eq!(key, app_template(&settings(), &names, &code()));
+        assert_eq!(
+            render(&key),
+            render(&app_template(&settings(), &names, &code()))
+        );
     }
 
     #[test]
     fn no_full_access_and_no_wildcard_actions() {
         let s = settings();
-        let text = app_template(&s, &Names::new(&s).unwrap(), &code()).to_string();
+        let text = render(&app_template(&s, &Names::new(&s).unwrap(), &code()));
         assert!(!text.contains("FullAccess"), "{text}");
         assert!(!text.contains("ManagedPolicyArns"), "{text}");
         assert!(
             !text.contains("\"*\""),
             "no resource or action is `*`: {text}"
         );
-        for service in ["dynamodb", "s3", "logs", "lambda"] {
+        for service in ["dynamodb", "s3", "logs", "lambda", "kms", "sqs"] {
             assert!(!text.contains(&format!("\"{service}:*\"")), "{text}");
         }
+    }
+
+    #[test]
+    fn each_function_has_its_own_timeout() {
+        let mut s = settings();
+        s.lambda.timeout_seconds = 300;
+        s.lambda.query_timeout_seconds = 20;
+        let t = app_template(&s, &Names::new(&s).unwrap(), &code());
+        assert_eq!(
+            t["Resources"][ids::INGEST_FUNCTION]["Properties"]["Timeout"],
+            300
+        );
+        assert_eq!(
+            t["Resources"][ids::QUERY_FUNCTION]["Properties"]["Timeout"],
+            20
+        );
+    }
+
+    #[test]
+    fn failed_ingest_invocations_go_to_the_stacks_queue() {
+        let s = settings();
+        let t = app_template(&s, &Names::new(&s).unwrap(), &code());
+        let queue = &t["Resources"][ids::FAILURE_QUEUE];
+        assert_eq!(queue["Type"], "AWS::SQS::Queue");
+        assert_eq!(queue["Properties"]["MessageRetentionPeriod"], 1_209_600);
+        let config = &t["Resources"][ids::INGEST_INVOKE_CONFIG]["Properties"];
+        assert_eq!(config["MaximumRetryAttempts"], 2);
+        assert_eq!(config["FunctionName"]["Ref"], ids::INGEST_FUNCTION);
+        assert_eq!(
+            config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0],
+            ids::FAILURE_QUEUE
+        );
+        let statements = policies::ingest_statements(&s, &Names::new(&s).unwrap());
+        assert!(
+            statements.iter().any(|st| st["Action"] == "sqs:SendMessage"
+                && st["Resource"]["Fn::GetAtt"][0] == ids::FAILURE_QUEUE),
+            "{statements:?}"
+        );
+    }
+
+    #[test]
+    fn the_trail_is_listed_and_decrypted_only_through_s3() {
+        let mut s = settings();
+        let names = Names::new(&s).unwrap();
+        let sid = |statements: &[Value], sid: &str| {
+            statements.iter().find(|st| st["Sid"] == sid).cloned()
+        };
+        let plain = policies::ingest_statements(&s, &names);
+        assert!(sid(&plain, "TrailKey").is_none(), "no key, no kms:Decrypt");
+        let listing = sid(&plain, "TrailListing").unwrap();
+        assert_eq!(listing["Action"], "s3:ListBucket");
+        assert_eq!(
+            listing["Condition"]["StringLike"]["s3:prefix"][0]["Fn::Sub"],
+            "AWSLogs/${AWS::AccountId}/CloudTrail/*"
+        );
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        s.trail.kms_key_arn = Some(key.into());
+        let statements = policies::ingest_statements(&s, &names);
+        let decrypt = sid(&statements, "TrailKey").unwrap();
+        assert_eq!(decrypt["Action"], "kms:Decrypt");
+        assert_eq!(decrypt["Resource"], key);
+        assert_eq!(
+            decrypt["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Sub"],
+            "s3.${AWS::Region}.amazonaws.com"
+        );
+        assert!(
+            policies::query_statements(&s, &names)
+                .iter()
+                .all(|st| !st.to_string().contains("kms") && !st.to_string().contains("s3:")),
+            "the query function reads no trail"
+        );
+    }
+
+    #[test]
+    fn the_eventbridge_trigger_is_a_rule_and_a_permission() {
+        let mut s = settings();
+        let names = Names::new(&s).unwrap();
+        let s3 = app_template(&s, &names, &code());
+        assert!(s3["Resources"].get(ids::TRAIL_RULE).is_none());
+        s.trail.trigger = Trigger::EventBridge;
+        let t = app_template(&s, &names, &code());
+        let rule = &t["Resources"][ids::TRAIL_RULE]["Properties"];
+        assert_eq!(rule["Name"], names.trail_rule);
+        let pattern = &rule["EventPattern"];
+        assert_eq!(pattern["source"][0], "aws.s3");
+        assert_eq!(pattern["detail-type"][0], "Object Created");
+        assert_eq!(pattern["detail"]["bucket"]["name"][0], "trail-bucket");
+        assert_eq!(
+            pattern["detail"]["object"]["key"][0]["wildcard"]["Fn::Sub"],
+            "AWSLogs/${AWS::AccountId}/CloudTrail/*.json.gz"
+        );
+        assert_eq!(
+            rule["Targets"][0]["Arn"]["Fn::GetAtt"][0],
+            ids::INGEST_FUNCTION
+        );
+        let permission = &t["Resources"][ids::TRAIL_RULE_PERMISSION]["Properties"];
+        assert_eq!(permission["Principal"], "events.amazonaws.com");
+        assert_eq!(permission["SourceArn"]["Fn::GetAtt"][0], ids::TRAIL_RULE);
+        // Several accounts: every account under the prefix.
+        s.trail.prefix = "AWSLogs/o-abc123/".into();
+        s.trail.accounts = vec!["111111111111".into()];
+        let t = app_template(&s, &names, &code());
+        assert_eq!(
+            t["Resources"][ids::TRAIL_RULE]["Properties"]["EventPattern"]["detail"]["object"]["key"]
+                [0]["wildcard"]["Fn::Sub"],
+            "AWSLogs/o-abc123/*/CloudTrail/*.json.gz"
+        );
+        assert_eq!(trigger_prefix(&s, "123456789012"), "AWSLogs/o-abc123/");
     }
 
     #[test]
