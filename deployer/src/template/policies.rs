@@ -17,7 +17,11 @@ use crate::settings::Settings;
 /// The table actions of the ingest function.
 const INGEST_TABLE_ACTIONS: &[&str] = &["dynamodb:BatchWriteItem"];
 /// The table actions of the query function.
-const QUERY_TABLE_ACTIONS: &[&str] = &["dynamodb:Query", "dynamodb:GetItem"];
+const QUERY_TABLE_ACTIONS: &[&str] = &[
+    "dynamodb:Query",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+];
 
 /// Every statement of the ingest function's role.
 pub fn ingest_statements(settings: &Settings, names: &Names) -> Vec<Value> {
@@ -37,6 +41,7 @@ pub fn query_statements(_settings: &Settings, names: &Names) -> Vec<Value> {
     vec![
         own_logs(&names.query_function),
         table(&names.table, QUERY_TABLE_ACTIONS),
+        rollups(&names.table),
     ]
 }
 
@@ -63,6 +68,20 @@ fn table(table: &str, actions: &[&str]) -> Value {
         "Effect": "Allow",
         "Action": actions,
         "Resource": [{"Fn::Sub": arn}, {"Fn::Sub": format!("{arn}/index/*")}],
+    })
+}
+
+/// Keeping the rollups it builds (derived counts, partition keys `R#…`)
+/// for the next query: the query function writes nothing else.
+fn rollups(table: &str) -> Value {
+    json!({
+        "Sid": "RollupCache",
+        "Effect": "Allow",
+        "Action": "dynamodb:BatchWriteItem",
+        "Resource": {"Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}"
+        )},
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["R#*"]}},
     })
 }
 
