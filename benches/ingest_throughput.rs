@@ -146,7 +146,7 @@ fn main() {
         let mut stored = 0usize;
         for c in &compressed {
             let (_, result) = pipeline.read(c.as_slice(), |prepared| {
-                stored += prepared.event.record.len();
+                stored += prepared.event.record.compressed().len();
             });
             result.expect("a generated file reads");
         }

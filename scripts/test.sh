@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test command (README: "Testing"). On a bare machine it installs moto and
-# schemathesis into .venv/ if missing, starts moto_server on a free loopback
-# port, runs `cargo test --workspace` (unit and integration tests; extra
-# arguments are passed on) against it, and stops the server by its PID,
-# whatever happened.
+# schemathesis into .venv/ and dynalite into .node/ if missing, starts
+# moto_server and dynalite on free loopback ports, runs `cargo test
+# --workspace` (unit and integration tests; extra arguments are passed on)
+# against them, and stops both by their PIDs, whatever happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/moto.sh
 start_moto
+start_dynalite
 cargo test --workspace "$@"

@@ -123,7 +123,7 @@ async fn the_lambda_host_serves_api_gateway_proxy_events() {
     let corpus = crate::support::corpus::moto_corpus();
     let sdk = sdk_config().await;
     let store = tracker_runtime::store::DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
+        crate::support::dynamodb_client(&sdk),
         corpus.table.clone(),
     );
     let app = router(ApiState::new(Arc::new(store)));

@@ -25,6 +25,10 @@ fn tracker(dir: &Path, table: &str, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("AWS_ENDPOINT_URL", moto_endpoint())
+        .env(
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            crate::support::dynamodb_endpoint(),
+        )
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
@@ -96,7 +100,7 @@ async fn backfills_the_sample_and_reruns_change_nothing() {
     let bucket = new_bucket(&s3).await;
     upload(&s3, &bucket, "").await;
     let store = new_dynamo_store(&sdk).await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let dynamodb = crate::support::dynamodb_client(&sdk);
     let dir = tempfile::tempdir().expect("temp dir");
     let total = facts()["totals"]["records"].as_u64().expect("records");
 
@@ -213,7 +217,7 @@ async fn finds_org_trails_under_a_prefix_and_reports_bad_objects() {
     let s3 = s3_client(&sdk);
     let bucket = new_bucket(&s3).await;
     let store = new_dynamo_store(&sdk).await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let dynamodb = crate::support::dynamodb_client(&sdk);
     let dir = tempfile::tempdir().expect("temp dir");
     let base = "logs/AWSLogs/o-abc123def4/111122223333/CloudTrail/eu-west-1/2024/05/01";
     let record = |id: &str| {

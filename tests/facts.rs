@@ -472,7 +472,7 @@ pub async fn dynamodb_app() -> Router {
     let corpus = crate::support::corpus::moto_corpus();
     let sdk = crate::support::sdk_config().await;
     let store = tracker_runtime::store::DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
+        crate::support::dynamodb_client(&sdk),
         corpus.table.clone(),
     );
     tracker_runtime::api::router(tracker_runtime::api::ApiState::new(std::sync::Arc::new(

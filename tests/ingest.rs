@@ -270,7 +270,7 @@ async fn a_missing_object_is_not_retried_and_a_missing_table_is() {
         .await
         .expect("upload");
     let no_table = Arc::new(tracker_runtime::store::DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
+        crate::support::dynamodb_client(&sdk),
         "no-such-table",
     ));
     let deps = ingest_deps(&sdk, no_table as Arc<dyn EventStore>);

@@ -226,7 +226,7 @@ fn event_for(keys: &[&str]) -> S3Event {
 /// The eventIDs of every event item in the table, read with a raw `Scan`
 /// (not through tracker's reads), sorted; a repeated ID would show twice.
 async fn stored_ids(sdk: &SdkConfig, table: &str) -> Vec<String> {
-    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let client = crate::support::dynamodb_client(sdk);
     let mut ids = Vec::new();
     let mut start = None;
     loop {

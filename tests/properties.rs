@@ -1,7 +1,9 @@
 //! Ingest is a function of the set of records, not of how they arrive: the
-//! same files ingested in any order, any number of times, with any batch
-//! boundaries, leave the same store contents (seeded random cases on the
-//! embedded store; the DynamoDB store shares the keys and the writer).
+//! same records split into files at any boundaries, the files ingested in
+//! any order and delivered any number of times (S3 is at-least-once), with
+//! or without batching across files, leave the same store contents and the
+//! same statistics (seeded random cases on the embedded store; the DynamoDB
+//! store shares the keys, the writer and the rollup code).
 
 use std::sync::Arc;
 
@@ -21,6 +23,18 @@ async fn contents(app: &Router) -> Vec<Value> {
         get_ok(app, "/services").await,
         get_ok(app, "/parameters").await,
     ];
+    // Statistics over everything (whole days from rollups) and over windows
+    // that cut through hours (blocks read), by every key.
+    for window in [
+        "from=1970-01-01&to=9999-01-01",
+        "from=2014-09-27T13:30:00Z&to=2018-04-26T09:15:30Z",
+    ] {
+        seen.push(get_ok(app, &format!("/stats/daily?{window}")).await);
+        for by in tracker_runtime::attribute::Attribute::STATS_KEYS {
+            seen.push(get_ok(app, &format!("/stats?{window}&by={by}&top=1000")).await);
+        }
+        seen.push(get_ok(app, &format!("/scan?{window}&errorCode=*&count=true")).await);
+    }
     for event in all_pages(app, "/scan?from=1970-01-01&to=9999-01-01&limit=5000").await {
         let id = event["eventID"].as_str().expect("eventID").to_owned();
         seen.push(event);
@@ -29,9 +43,9 @@ async fn contents(app: &Router) -> Vec<Value> {
     seen
 }
 
-/// Ingests `files` (each a list of records) into a fresh store, `batching`
-/// writes across files or not.
-async fn ingest(files: &[Vec<Value>], batching: bool) -> (tempfile::TempDir, Router) {
+/// Ingests `files` (each a name and its records) into a fresh store,
+/// `batching` writes across files or not.
+async fn ingest(files: &[(String, Vec<Value>)], batching: bool) -> (tempfile::TempDir, Router) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = EmbeddedStore::open(&dir.path().join("p.db")).expect("open");
     let mut ingestor = Ingestor::new(Arc::new(store.clone()), Default::default());
@@ -41,14 +55,14 @@ async fn ingest(files: &[Vec<Value>], batching: bool) -> (tempfile::TempDir, Rou
     let ingestor = Arc::new(ingestor);
     let tasks: Vec<_> = files
         .iter()
-        .enumerate()
-        .map(|(i, records)| {
+        .map(|(name, records)| {
             let body =
                 serde_json::to_vec(&serde_json::json!({ "Records": records })).expect("serialize");
             let ingestor = Arc::clone(&ingestor);
+            let name = name.clone();
             tokio::spawn(async move {
                 ingestor
-                    .ingest_reader(format!("f{i}"), std::io::Cursor::new(body), None)
+                    .ingest_reader(name, std::io::Cursor::new(body), None)
                     .await
             })
         })
@@ -60,13 +74,13 @@ async fn ingest(files: &[Vec<Value>], batching: bool) -> (tempfile::TempDir, Rou
     (dir, router(ApiState::new(Arc::new(store))))
 }
 
-/// Splits `records` into files at random boundaries.
-fn split(records: &[Value], rng: &mut fastrand::Rng) -> Vec<Vec<Value>> {
+/// Splits `records` into named files at random boundaries.
+fn split(records: &[Value], rng: &mut fastrand::Rng) -> Vec<(String, Vec<Value>)> {
     let mut files = Vec::new();
     let mut rest = records;
     while !rest.is_empty() {
         let n = rng.usize(1..=rest.len().min(40));
-        files.push(rest[..n].to_vec());
+        files.push((format!("f{}", files.len()), rest[..n].to_vec()));
         rest = &rest[n..];
     }
     files
@@ -77,17 +91,19 @@ async fn order_repetition_and_batching_do_not_change_the_store() {
     let mut rng = fastrand::Rng::with_seed(20261122);
     let all = sample_records();
     // A few hundred records from across the corpus, plus one without an eventID.
-    let mut records: Vec<Value> = (0..300)
-        .map(|_| all[rng.usize(..all.len())].clone())
-        .collect();
+    // Distinct records (each eventID once, as CloudTrail delivers them).
+    let mut picked: Vec<usize> = (0..all.len()).collect();
+    rng.shuffle(&mut picked);
+    let mut records: Vec<Value> = picked[..300].iter().map(|&i| all[i].clone()).collect();
     records.push(serde_json::json!({"eventName": "NoId", "eventTime": "2020-01-01T00:00:00Z"}));
     let reference = {
-        let (_dir, app) = ingest(&[records.clone()], false).await;
+        let (_dir, app) = ingest(&[("all".into(), records.clone())], false).await;
         contents(&app).await
     };
     for case in 0..4 {
         let mut files = split(&records, &mut rng);
-        // Deliver some files again (S3 is at-least-once), then shuffle.
+        // Deliver some files again, under the same name (S3 is
+        // at-least-once), then shuffle.
         for _ in 0..rng.usize(0..files.len()) {
             let again = files[rng.usize(..files.len())].clone();
             files.push(again);

@@ -73,7 +73,7 @@ impl Measured {
 async fn measure(table: &str, route: &str) -> Measured {
     let sdk = sdk_config().await;
     let store =
-        Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table).metering_counts());
+        Arc::new(DynamoStore::new(crate::support::dynamodb_client(&sdk), table).metering_counts());
     let app = router(ApiState::new(Arc::clone(&store) as Arc<dyn EventStore>));
     let started = std::time::Instant::now();
     let (status, headers, body) = get(&app, route).await;

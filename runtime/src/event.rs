@@ -1,6 +1,7 @@
 //! The stored form of an event: the fields every route needs as plain values,
-//! the record itself compressed, and the keys that place the event in
-//! the two time-ordered indexes (by principal; by month and service).
+//! the record itself (its text as ingest made it, compressed by the store
+//! that keeps it), and the keys that place the event in the two time-ordered
+//! indexes (by principal; by month and service).
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -10,6 +11,29 @@ use flate2::{Compression, Decompress, FlushDecompress, Status};
 use serde::{Deserialize, Serialize};
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
 
+/// An event's record, as far as it has been read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredRecord {
+    /// The redacted JSON text, as ingest made it.
+    Text(String),
+    /// Compressed as a DynamoDB item keeps it: a zstd frame with the record
+    /// dictionary (or raw deflate, from early releases).
+    Compressed(Vec<u8>),
+    /// Not read (an event rebuilt from a block: its record is read by id).
+    Absent,
+}
+
+impl StoredRecord {
+    /// The compressed form (zstd with the record dictionary).
+    pub fn compressed(&self) -> Vec<u8> {
+        match self {
+            StoredRecord::Text(text) => compress(text.as_bytes()),
+            StoredRecord::Compressed(bytes) => bytes.clone(),
+            StoredRecord::Absent => Vec::new(),
+        }
+    }
+}
+
 use crate::cloudtrail::{Record, service_name};
 use crate::time;
 
@@ -17,7 +41,7 @@ use crate::time;
 pub const NO_SERVICE: &str = "(none)";
 
 /// One event as both stores hold it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventItem {
     pub event_id: String,
     pub event_name: Option<String>,
@@ -47,37 +71,8 @@ pub struct EventItem {
     pub resource_types: Vec<String>,
     /// Epoch seconds after which DynamoDB's TTL may delete the event.
     pub expires_at: Option<i64>,
-    /// The redacted record, compressed (zstd with the record dictionary; raw
-    /// deflate for records stored by earlier releases).
-    #[serde(with = "as_bytes")]
-    pub record: Vec<u8>,
-}
-
-/// Serializes a byte vector as bytes (one length and a copy) rather than as a
-/// sequence of numbers, for binary encodings (the embedded store's).
-mod as_bytes {
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(bytes)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        struct Bytes;
-        impl serde::de::Visitor<'_> for Bytes {
-            type Value = Vec<u8>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                Ok(v.to_vec())
-            }
-            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-                Ok(v)
-            }
-        }
-        deserializer.deserialize_byte_buf(Bytes)
-    }
+    /// The redacted record.
+    pub record: StoredRecord,
 }
 
 /// What an event route returns per event.
@@ -170,7 +165,7 @@ impl EventItem {
                 .to_owned(),
         );
         EventItem {
-            record: compress(record.json.as_bytes()),
+            record: StoredRecord::Text(record.json),
             event_id: record.event_id,
             event_name: record.event_name,
             event_source: record.event_source,
@@ -211,8 +206,14 @@ impl EventItem {
             event_id: self.event_id.clone(),
             reason,
         };
-        let bytes = decompress(&self.record).map_err(corrupt)?;
-        String::from_utf8(bytes).map_err(|e| corrupt(e.to_string()))
+        match &self.record {
+            StoredRecord::Text(text) => Ok(text.clone()),
+            StoredRecord::Compressed(bytes) => {
+                let bytes = decompress(bytes).map_err(corrupt)?;
+                String::from_utf8(bytes).map_err(|e| corrupt(e.to_string()))
+            }
+            StoredRecord::Absent => Err(corrupt("its record was not read".into())),
+        }
     }
 
     pub fn summary(&self) -> EventSummary {
@@ -277,7 +278,7 @@ thread_local! {
 }
 
 /// Compresses a record text for storage (a zstd frame using the dictionary).
-fn compress(bytes: &[u8]) -> Vec<u8> {
+pub fn compress(bytes: &[u8]) -> Vec<u8> {
     COMPRESSOR.with_borrow_mut(|slot| {
         if slot.is_none() {
             *slot = zstd::bulk::Compressor::with_prepared_dictionary(&ENCODER_DICTIONARY).ok();
@@ -297,13 +298,27 @@ fn deflate(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
+/// Compresses many records' worth of bytes at once with the record
+/// dictionary, at `level` (the embedded store's hour packs).
+pub fn compress_with_level(bytes: &[u8], level: i32) -> Vec<u8> {
+    zstd::bulk::Compressor::with_dictionary(level, RECORD_DICTIONARY)
+        .and_then(|mut c| c.compress(bytes))
+        .unwrap_or_default()
+}
+
 /// Restores what [`compress`] (or an older release's raw deflate) wrote.
-fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    decompress_at_most(bytes, MAX_RECORD_BYTES)
+}
+
+/// Restores what [`compress`] or [`compress_with_level`] wrote, refusing
+/// anything that claims more than `limit` bytes.
+pub fn decompress_at_most(bytes: &[u8], limit: usize) -> Result<Vec<u8>, String> {
     if !bytes.starts_with(&ZSTD_MAGIC) {
         return inflate(bytes);
     }
     let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
-        Ok(Some(size)) if size <= MAX_RECORD_BYTES as u64 => size as usize,
+        Ok(Some(size)) if size <= limit as u64 => size as usize,
         Ok(Some(size)) => return Err(format!("it claims {size} bytes, over the limit")),
         Ok(None) => return Err("its frame has no content size".into()),
         Err(_) => return Err("its zstd frame header is invalid".into()),

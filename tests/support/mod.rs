@@ -70,13 +70,45 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// A fresh table in moto, created as the deployer would.
+/// The DynamoDB emulator the store tests use: dynalite (a faithful,
+/// LevelDB-backed DynamoDB; moto scans its whole table on every `Query`),
+/// at `TRACKER_TEST_DYNAMODB_URL`. Panics with instructions when nothing
+/// listens there. The deploy tests use moto's DynamoDB (CloudFormation
+/// creates their tables).
+pub fn dynamodb_endpoint() -> String {
+    let url = std::env::var("TRACKER_TEST_DYNAMODB_URL").unwrap_or_default();
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let reachable = address
+        .parse()
+        .ok()
+        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok());
+    assert!(
+        reachable,
+        "no DynamoDB emulator at TRACKER_TEST_DYNAMODB_URL={url:?}. Run the tests with \
+         `bash scripts/test.sh` (it installs dynalite with npm and starts it), or start one \
+         yourself: `npm install --prefix .node dynalite@4.0.0 && .node/node_modules/.bin/dynalite \
+         --port 4567 --createTableMs 0 --deleteTableMs 0 --updateTableMs 0` and set \
+         TRACKER_TEST_DYNAMODB_URL=http://127.0.0.1:4567."
+    );
+    url
+}
+
+/// A DynamoDB client of the store tests' emulator (see [`dynamodb_endpoint`]).
+pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .endpoint_url(dynamodb_endpoint())
+            .build(),
+    )
+}
+
+/// A fresh table in the DynamoDB emulator, created as the deployer would.
 pub async fn new_dynamo_store(sdk: &SdkConfig) -> Arc<DynamoStore> {
-    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let client = dynamodb_client(sdk);
     let table = unique("events");
     tracker_runtime::store::dynamodb::schema::create_table(&client, &table)
         .await
-        .expect("create the test table in moto");
+        .expect("create the test table in the DynamoDB emulator");
     Arc::new(DynamoStore::new(client, table))
 }
 

@@ -578,12 +578,10 @@ mod tests {
                     1 => Route::User(principal.clone()),
                     _ => Route::Service(["ec2", "s3", "rds"][rng.usize(..3)].into()),
                 };
+                // A filter on the record (lookup terms are answered from blocks).
                 let filters = Filters {
-                    terms: match rng.u8(..3) {
-                        0 => vec![crate::query::filter::Term::equals(
-                            crate::attribute::Attribute::EventName,
-                            "Rare",
-                        )],
+                    params: match rng.u8(..3) {
+                        0 => vec![("eventName".into(), "Rare".into())],
                         _ => Vec::new(),
                     },
                     ..Filters::default()

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::BlockKey;
 use crate::attribute::{Attribute, Term, Wanted};
-use crate::event::{EventItem, EventSummary};
+use crate::event::{EventItem, EventSummary, StoredRecord};
 
 /// The single-valued attributes, in column order.
 const SINGLE: [Attribute; 11] = [
@@ -34,6 +34,9 @@ const VERSION: u8 = 1;
 const LEVEL: i32 = 3;
 /// Largest block a decoder accepts (a corrupt length cannot make it allocate more).
 const MAX_DECODED: usize = 64 * 1024 * 1024;
+/// The first bytes of a zstd frame; an uncompressed block starts with its
+/// version (1), so the two forms are told apart.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// A decoded block.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -67,18 +70,29 @@ pub struct CorruptBlock(pub String);
 impl Block {
     /// The block of these events (events without a usable time are left out).
     pub fn build<'e>(events: impl IntoIterator<Item = &'e EventItem>) -> Block {
-        let mut rows: Vec<(&EventItem, i64)> = events
-            .into_iter()
-            .filter_map(|e| Some((e, time_of(e)?)))
+        let events: Vec<&EventItem> = events.into_iter().collect();
+        Block::build_ordered(&events).0
+    }
+
+    /// The block of these events, and for each of its rows the position in
+    /// `events` of the event it holds (rows are sorted by time, then id; an
+    /// id given twice and events without a usable time are left out).
+    pub fn build_ordered(events: &[&EventItem]) -> (Block, Vec<usize>) {
+        let mut rows: Vec<(usize, i64)> = events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((i, time_of(e)?)))
             .collect();
-        rows.sort_by(|a, b| (a.1, &a.0.event_id).cmp(&(b.1, &b.0.event_id)));
-        rows.dedup_by(|a, b| a.0.event_id == b.0.event_id);
+        rows.sort_by(|a, b| (a.1, &events[a.0].event_id).cmp(&(b.1, &events[b.0].event_id)));
+        rows.dedup_by(|a, b| events[a.0].event_id == events[b.0].event_id);
         let mut block = Block {
             version: VERSION,
             columns: vec![Vec::with_capacity(rows.len()); SINGLE.len()],
             ..Block::default()
         };
-        for (event, time) in rows {
+        let order: Vec<usize> = rows.iter().map(|(i, _)| *i).collect();
+        for (position, time) in rows {
+            let event = events[position];
             block.ids.push(event.event_id.clone());
             block.times.push(time);
             let written = event
@@ -113,7 +127,7 @@ impl Block {
             block.resource_types.push(types);
             block.expires_at = block.expires_at.max(event.expires_at);
         }
-        block
+        (block, order)
     }
 
     fn intern(&mut self, value: &str) -> u32 {
@@ -128,12 +142,21 @@ impl Block {
 
     /// The compressed form stored under the block's key.
     pub fn encode(&self) -> Vec<u8> {
-        // Serializing plain vectors of strings and integers cannot fail.
-        let bytes = postcard::to_allocvec(self).unwrap_or_default();
-        zstd::bulk::compress(&bytes, LEVEL).unwrap_or_default()
+        zstd::bulk::compress(&self.encode_raw(), LEVEL).unwrap_or_default()
     }
 
+    /// The uncompressed form, for a store that compresses many blocks
+    /// together (the embedded store packs an hour's blocks).
+    pub fn encode_raw(&self) -> Vec<u8> {
+        // Serializing plain vectors of strings and integers cannot fail.
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+
+    /// Reads what [`Block::encode`] or [`Block::encode_raw`] wrote.
     pub fn decode(bytes: &[u8]) -> Result<Block, CorruptBlock> {
+        if !bytes.starts_with(&ZSTD_MAGIC) {
+            return Block::decode_raw(bytes);
+        }
         let size = zstd::zstd_safe::get_frame_content_size(bytes)
             .ok()
             .flatten()
@@ -141,8 +164,12 @@ impl Block {
             .ok_or_else(|| CorruptBlock("no valid zstd frame".into()))?;
         let raw = zstd::bulk::decompress(bytes, size as usize)
             .map_err(|e| CorruptBlock(e.to_string()))?;
+        Block::decode_raw(&raw)
+    }
+
+    fn decode_raw(raw: &[u8]) -> Result<Block, CorruptBlock> {
         let mut block: Block =
-            postcard::from_bytes(&raw).map_err(|e| CorruptBlock(e.to_string()))?;
+            postcard::from_bytes(raw).map_err(|e| CorruptBlock(e.to_string()))?;
         if block.version != VERSION {
             return Err(CorruptBlock(format!("unknown version {}", block.version)));
         }
@@ -329,7 +356,7 @@ impl Block {
             resource_names: all(Attribute::ResourceName),
             resource_types: all(Attribute::ResourceType),
             expires_at: self.expires_at,
-            record: Vec::new(),
+            record: StoredRecord::Absent,
         }
     }
 }
@@ -444,6 +471,15 @@ mod tests {
         assert!(block.matches(1, &resource) && !block.matches(0, &resource));
         let read_only = terms(vec![Term::equals(Attribute::ReadOnly, "false")]).unwrap();
         assert!(block.matches(1, &read_only));
+    }
+
+    #[test]
+    fn the_raw_form_reads_too_and_the_order_maps_rows_to_events() {
+        let events = events();
+        let refs: Vec<&EventItem> = events.iter().collect();
+        let (block, order) = Block::build_ordered(&refs);
+        assert_eq!(order, [1, 0], "row 0 is events[1] (`a`), row 1 events[0]");
+        assert_eq!(Block::decode(&block.encode_raw()).unwrap().ids, block.ids);
     }
 
     #[test]

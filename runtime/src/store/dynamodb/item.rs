@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::schema::{EVENT_SK, PK, PRINCIPAL_PK, SK, TIME_PK, TIME_SK, TTL};
-use crate::event::EventItem;
+use crate::event::{EventItem, StoredRecord};
 use crate::store::block::Block;
 use crate::store::{CatalogEntry, StoredItem, WriteBatch, keys};
 
@@ -139,7 +139,7 @@ pub fn event_to_item(event: &EventItem) -> Item {
     item.insert(PRINCIPAL.into(), s(&event.principal));
     item.insert(
         RECORD.into(),
-        AttributeValue::B(Blob::new(event.record.clone())),
+        AttributeValue::B(Blob::new(event.record.compressed())),
     );
     if let Some(sort_key) = &event.sort_key {
         // Events without a usable time are kept but left out of the indexes
@@ -243,7 +243,7 @@ pub fn item_to_event(item: &Item) -> Result<EventItem, String> {
         resource_names: strings(RESOURCE_NAMES),
         resource_types: strings(RESOURCE_TYPES),
         expires_at,
-        record,
+        record: StoredRecord::Compressed(record),
     })
 }
 
@@ -325,7 +325,15 @@ mod tests {
         let record = Record::from_raw(&RawValue::from_string(text.into()).unwrap()).unwrap();
         let event = EventItem::from_record(record, 30);
         let item = event_to_item(&event);
-        assert_eq!(item_to_event(&item).unwrap(), event);
+        let back = item_to_event(&item).unwrap();
+        assert_eq!(back.record_json().unwrap(), event.record_json().unwrap());
+        assert_eq!(
+            EventItem {
+                record: event.record.clone(),
+                ..back
+            },
+            event
+        );
         assert!(
             billed_size(&item) <= 1024,
             "a typical event fits one write unit: {}",

@@ -101,6 +101,7 @@ pub async fn batch_get(
 async fn get_chunk(store: &DynamoStore, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
     let mut found = Vec::with_capacity(keys.len());
     for round in 0..MAX_ROUNDS {
+        let asked = keys.len();
         let request = KeysAndAttributes::builder()
             .set_keys(Some(keys))
             .build()
@@ -122,14 +123,17 @@ async fn get_chunk(store: &DynamoStore, mut keys: Vec<Item>) -> Result<Vec<Item>
             .and_then(|r: &HashMap<String, Vec<Item>>| r.get(store.table()))
             .cloned()
             .unwrap_or_default();
-        let sizes: Vec<u64> = items.iter().map(|i| item::billed_size(i) as u64).collect();
-        store.meter().batch_get(&sizes, output.consumed_capacity());
-        found.extend(items);
         keys = output
             .unprocessed_keys()
             .and_then(|u| u.get(store.table()))
             .map(|k| k.keys().to_vec())
             .unwrap_or_default();
+        let sizes: Vec<u64> = items.iter().map(|i| item::billed_size(i) as u64).collect();
+        let misses = asked.saturating_sub(items.len() + keys.len());
+        store
+            .meter()
+            .batch_get(&sizes, misses, output.consumed_capacity());
+        found.extend(items);
         if keys.is_empty() {
             return Ok(found);
         }

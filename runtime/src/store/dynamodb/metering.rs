@@ -107,9 +107,10 @@ impl Meter {
         });
     }
 
-    /// One `BatchGetItem` request: each item is billed on its own size,
-    /// rounded up to 4 KB (half a unit per 4 KB, eventually consistent).
-    pub fn batch_get(&self, sizes: &[u64], reported: &[ConsumedCapacity]) {
+    /// One `BatchGetItem` request: each item found is billed on its own
+    /// size, rounded up to 4 KB (half a unit per 4 KB, eventually
+    /// consistent), and each key not found half a unit, as a `GetItem` miss.
+    pub fn batch_get(&self, sizes: &[u64], misses: usize, reported: &[ConsumedCapacity]) {
         self.add(ReadStats {
             requests: 1,
             items: sizes.len() as u64,
@@ -117,7 +118,8 @@ impl Meter {
             read_units: sizes
                 .iter()
                 .map(|&size| eventually_consistent_read_units(size))
-                .sum(),
+                .sum::<f64>()
+                + 0.5 * misses as f64,
             reported_units: reported.iter().filter_map(|c| c.capacity_units()).sum(),
             ..ReadStats::default()
         });
@@ -176,11 +178,11 @@ mod tests {
         );
         assert_eq!(strongly_consistent_read_units(4097), 2.0);
         let meter = Meter::default();
-        meter.batch_get(&[10, 5000], &[]);
+        meter.batch_get(&[10, 5000], 1, &[]);
         assert_eq!(
             meter.stats().read_units,
-            1.5,
-            "BatchGetItem rounds each item on its own"
+            2.0,
+            "BatchGetItem rounds each item on its own, and a miss costs half a unit"
         );
     }
 }

@@ -5,6 +5,7 @@
 //! items of the same table (the layout is `store::keys`).
 
 pub mod batch;
+pub mod cost_model;
 pub mod errors;
 pub mod item;
 pub mod layer;
@@ -652,6 +653,6 @@ mod tests {
         );
         assert_eq!(seen[1].iter().filter(|k| k.starts_with("E#")).count(), 8);
         assert_eq!(seen[1].iter().filter(|k| k.starts_with("B#")).count(), 1);
-        assert_eq!(seen[2], ["G#2024-01"], "the generation after the block");
+        assert_eq!(seen[2], ["G#2024"], "the generation after the block");
     }
 }

@@ -1,0 +1,783 @@
+//! The embedded store for local mode: one redb file (default `tracker.db`)
+//! holding the same logical items as the DynamoDB table (catalog entries,
+//! blocks, generations, rollups; see `store::keys`), laid out for size:
+//!
+//! - each UTC hour's blocks are one compressed value, and its records another
+//!   ([`packs`]): every event is stored once, its record compressed with its
+//!   hour's neighbours;
+//! - an event id maps to its hour through a small index (a 64-bit hash of
+//!   the id → the hour and the file it came from), for `/events/{id}`;
+//! - there are no per-event index entries: every event query is answered
+//!   from blocks and rollups (the store has no partitions), which is what
+//!   keeps the file a small multiple of the gzip'd logs.
+//!
+//! An event whose id is already stored from another log file is not stored
+//! again. The store also remembers which log files it has ingested, so a
+//! restart over the same folder reads nothing twice. A database written by
+//! an older release is refused with how to rebuild it.
+
+pub mod packs;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use redb::{
+    Database, Durability, MultimapTableDefinition, ReadableDatabase, ReadableMultimapTable,
+    ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
+};
+
+use super::block::Block;
+use super::keys::{self, BlockKey, Hour};
+use super::{
+    CatalogKind, EventPage, EventStore, ItemRange, PartitionQuery, StoreError, StoredItem,
+    WriteBatch, WriteStats,
+};
+use crate::event::{EventItem, StoredRecord};
+use packs::{Records, Summaries, hour_index};
+
+/// What this release writes; any other database is refused.
+const FORMAT: &str = "tracker-embedded-2";
+/// redb's page cache unless the caller sets one.
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+const CATALOG: TableDefinition<(&str, &str), ()> = TableDefinition::new("catalog");
+const FILES: TableDefinition<&str, &str> = TableDefinition::new("ingested_files");
+/// An item of the block and rollup layer as stored: (version, expiry, value).
+type ItemValue<'a> = (u64, Option<i64>, &'a [u8]);
+/// Generations and rollups, by (partition, sort).
+const ITEMS: TableDefinition<(&str, &str), ItemValue> = TableDefinition::new("items");
+/// Each hour's blocks, by hour index ([`packs::Summaries`]).
+const SUMMARIES: TableDefinition<u32, &[u8]> = TableDefinition::new("summaries");
+/// Each hour's records, by hour index ([`packs::Records`]).
+const RECORDS: TableDefinition<u32, &[u8]> = TableDefinition::new("records");
+/// Hash of an event id → (hour index, hash of its log file's identity).
+const EVENT_IDS: MultimapTableDefinition<u64, (u32, u64)> =
+    MultimapTableDefinition::new("event_ids");
+/// Events without a usable time (in no hour): id → compressed record.
+const TIMELESS: TableDefinition<&str, &[u8]> = TableDefinition::new("timeless");
+/// The number of events stored, in `META`.
+const EVENT_COUNT: &str = "events";
+
+/// The space one table takes (see [`EmbeddedStore::space`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TableSpace {
+    pub table: &'static str,
+    pub entries: u64,
+    /// Keys and values.
+    pub stored: u64,
+    /// The B-tree's own bytes (page headers, offsets).
+    pub metadata: u64,
+    /// Allocated in the table's pages but unused.
+    pub fragmented: u64,
+}
+
+/// Events in a local redb database.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+/// A 64-bit hash of an event id (the id index's key).
+fn id_hash(event_id: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    event_id.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A log file's identity as a number (block sources are 16 hex digits).
+fn source_number(source: &str) -> u64 {
+    u64::from_str_radix(source, 16).unwrap_or_else(|_| id_hash(source))
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the database at `path` with redb's default cache.
+    pub fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
+        EmbeddedStore::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the database at `path`, caching at most
+    /// `cache_bytes` of its pages in memory.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<EmbeddedStore, StoreError> {
+        let failed = |message: String| StoreError::Permanent {
+            operation: "open",
+            store: format!("database {}", path.display()),
+            message,
+        };
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(|e| {
+                failed(format!(
+                    "{e}; is another tracker using it, or is it not a tracker database?"
+                ))
+            })?;
+        let store = EmbeddedStore {
+            db: Arc::new(db),
+            path: path.to_owned(),
+        };
+        store.check_format().map_err(failed)?;
+        Ok(store)
+    }
+
+    /// Creates the tables of a new database, or checks that an existing one
+    /// was written in this release's format.
+    fn check_format(&self) -> Result<(), String> {
+        let rebuild = format!(
+            "delete {} and ingest the logs again (`tracker serve --logs DIR` or `tracker backfill --db`)",
+            self.path.display()
+        );
+        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+        let tables: Vec<String> = txn
+            .list_tables()
+            .map_err(|e| e.to_string())?
+            .map(|t| t.name().to_owned())
+            .collect();
+        let format = match txn.open_table(META) {
+            Ok(meta) => meta
+                .get("format")
+                .map_err(|e| e.to_string())?
+                .map(|v| v.value().to_owned()),
+            Err(_) => None,
+        };
+        drop(txn);
+        match format.as_deref() {
+            Some(FORMAT) => Ok(()),
+            Some(other) => Err(format!(
+                "it was written in format `{other}`, which this release cannot read; {rebuild}"
+            )),
+            None if tables.is_empty() => self
+                .write(|txn| {
+                    txn.open_table(META)?.insert("format", FORMAT)?;
+                    txn.open_table(CATALOG)?;
+                    txn.open_table(FILES)?;
+                    txn.open_table(ITEMS)?;
+                    txn.open_table(SUMMARIES)?;
+                    txn.open_table(RECORDS)?;
+                    txn.open_multimap_table(EVENT_IDS)?;
+                    txn.open_table(TIMELESS)?;
+                    Ok(())
+                })
+                .map_err(|e| e.to_string()),
+            None => Err(format!(
+                "it was written by an older release of tracker (its tables: {}); {rebuild}",
+                tables.join(", ")
+            )),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where the file's bytes go, table by table: what is stored, what the
+    /// B-tree spends on its structure, and what is allocated but unused.
+    pub fn space(&self) -> Result<Vec<TableSpace>, StoreError> {
+        self.read("measure", |txn| {
+            let mut tables = Vec::new();
+            let mut add = |name: &'static str, stats: redb::TableStats| {
+                tables.push(TableSpace {
+                    table: name,
+                    entries: 0,
+                    stored: stats.stored_bytes(),
+                    metadata: stats.metadata_bytes(),
+                    fragmented: stats.fragmented_bytes(),
+                });
+            };
+            add("catalog", txn.open_table(CATALOG)?.stats()?);
+            add("ingested_files", txn.open_table(FILES)?.stats()?);
+            add("items", txn.open_table(ITEMS)?.stats()?);
+            add("summaries", txn.open_table(SUMMARIES)?.stats()?);
+            add("records", txn.open_table(RECORDS)?.stats()?);
+            add("event_ids", txn.open_multimap_table(EVENT_IDS)?.stats()?);
+            add("timeless", txn.open_table(TIMELESS)?.stats()?);
+            let counts = [
+                txn.open_table(CATALOG)?.len()?,
+                txn.open_table(FILES)?.len()?,
+                txn.open_table(ITEMS)?.len()?,
+                txn.open_table(SUMMARIES)?.len()?,
+                txn.open_table(RECORDS)?.len()?,
+                txn.open_multimap_table(EVENT_IDS)?.len()?,
+                txn.open_table(TIMELESS)?.len()?,
+            ];
+            for (table, count) in tables.iter_mut().zip(counts) {
+                table.entries = count;
+            }
+            Ok(tables)
+        })
+    }
+
+    /// How many events the database holds.
+    pub fn event_count(&self) -> Result<u64, StoreError> {
+        self.read("count", |txn| {
+            Ok(txn
+                .open_table(META)?
+                .get(EVENT_COUNT)?
+                .and_then(|v| v.value().parse().ok())
+                .unwrap_or(0))
+        })
+    }
+
+    /// The fingerprint recorded for an ingested file, if any.
+    pub fn file_fingerprint(&self, file: &str) -> Result<Option<String>, StoreError> {
+        self.read("read ingested files", |txn| {
+            Ok(txn
+                .open_table(FILES)?
+                .get(file)?
+                .map(|v| v.value().to_owned()))
+        })
+    }
+
+    /// Records that `file` (with this fingerprint) is fully ingested.
+    pub fn record_file(&self, file: &str, fingerprint: &str) -> Result<(), StoreError> {
+        self.write(|txn| {
+            txn.open_table(FILES)?.insert(file, fingerprint)?;
+            Ok(())
+        })
+        .map_err(|e| self.error("record ingested file", e))
+    }
+
+    /// Makes every earlier write durable (writes are committed without
+    /// waiting for the disk; this waits once).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let commit = || -> Result<(), redb::Error> {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            txn.commit()?;
+            Ok(())
+        };
+        commit().map_err(|e| self.error("flush", e))
+    }
+
+    fn error(&self, operation: &'static str, error: redb::Error) -> StoreError {
+        StoreError::Permanent {
+            operation,
+            store: self.describe(),
+            message: error.to_string(),
+        }
+    }
+
+    fn corrupt(&self, key: String, message: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            store: self.describe(),
+            key,
+            message: message.to_string(),
+        }
+    }
+
+    fn read<T>(
+        &self,
+        operation: &'static str,
+        body: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.error(operation, e.into()))?;
+        body(&txn).map_err(|e| self.error(operation, e))
+    }
+
+    /// One write transaction, committed without an fsync (see [`Self::flush`]):
+    /// redb keeps commits atomic and in order, so a crash loses a suffix, never a middle.
+    fn write(
+        &self,
+        body: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+    ) -> Result<(), redb::Error> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::None)?;
+        body(&txn)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Runs a blocking job on a blocking thread (redb is synchronous).
+    async fn off_thread<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        job: impl FnOnce(&EmbeddedStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || job(&store))
+            .await
+            .map_err(|e| StoreError::Permanent {
+                operation,
+                store: self.describe(),
+                message: e.to_string(),
+            })?
+    }
+
+    /// The blocks of one hour, decoded from its pack.
+    fn summaries(&self, txn: &impl HourTables, hour: u32) -> Result<Summaries, StoreError> {
+        match txn.summaries(hour).map_err(|e| self.error("read blocks", e))? {
+            Some(bytes) => packs::decode(&bytes, false)
+                .map_err(|e| self.corrupt(format!("summaries of hour {hour}"), e)),
+            None => Ok(Summaries::default()),
+        }
+    }
+
+    fn records(&self, txn: &impl HourTables, hour: u32) -> Result<Records, StoreError> {
+        match txn.records(hour).map_err(|e| self.error("read records", e))? {
+            Some(bytes) => packs::decode(&bytes, true)
+                .map_err(|e| self.corrupt(format!("records of hour {hour}"), e)),
+            None => Ok(Records::default()),
+        }
+    }
+
+    /// Catalog entries, then blocks (their hours' packs rewritten), event
+    /// ids and the hours' new generations, in one transaction.
+    fn write_blocking(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        let mut by_hour: BTreeMap<Hour, Vec<&super::BlockWrite>> = BTreeMap::new();
+        let mut timeless = Vec::new();
+        for write in &batch.blocks {
+            match write.key.hour {
+                Some(hour) => by_hour.entry(hour).or_default().push(write),
+                None => timeless.extend(write.events.iter()),
+            }
+        }
+        let txn = self.db.begin_write().map_err(|e| self.error("write", e.into()))?;
+        let body = || -> Result<(), StoreError> {
+            let failed = |e: redb::StorageError| self.error("write", e.into());
+            let table_failed = |e: redb::TableError| self.error("write", e.into());
+            let mut catalog = txn.open_table(CATALOG).map_err(table_failed)?;
+            for entry in &batch.entries {
+                catalog
+                    .insert((entry.kind.partition(), entry.value.as_str()), ())
+                    .map_err(failed)?;
+            }
+            let mut ids = txn.open_multimap_table(EVENT_IDS).map_err(table_failed)?;
+            let mut summaries_table = txn.open_table(SUMMARIES).map_err(table_failed)?;
+            let mut records_table = txn.open_table(RECORDS).map_err(table_failed)?;
+            let mut added = 0u64;
+            for (hour, writes) in &by_hour {
+                let index = hour_index(hour);
+                let tables = WriteTables {
+                    summaries: &summaries_table,
+                    records: &records_table,
+                };
+                let mut summaries = self.summaries(&tables, index)?;
+                let mut records = self.records(&tables, index)?;
+                for write in writes {
+                    let source = source_number(&write.key.source);
+                    // Keep an event unless its id is stored from another file
+                    // or hour (the first delivery of an event wins).
+                    let mut kept: Vec<&EventItem> = Vec::with_capacity(write.events.len());
+                    for event in &write.events {
+                        let hash = id_hash(&event.event_id);
+                        let mut elsewhere = false;
+                        for found in ids.get(hash).map_err(failed)? {
+                            let (at, from) = found.map_err(failed)?.value();
+                            elsewhere |= (at, from) != (index, source);
+                        }
+                        if !elsewhere {
+                            kept.push(event);
+                        }
+                    }
+                    let (block, order) = Block::build_ordered(&kept);
+                    let sort = write.key.sort();
+                    if block.is_empty() {
+                        summaries.blocks.remove(&sort);
+                        records.blocks.remove(&sort);
+                        continue;
+                    }
+                    let mut texts = Vec::with_capacity(order.len());
+                    for position in order {
+                        let event = kept[position];
+                        let text = event.record_json().map_err(|e| self.corrupt(event.event_id.clone(), e))?;
+                        texts.push(text);
+                        let present = ids
+                            .insert(id_hash(&event.event_id), (index, source))
+                            .map_err(failed)?;
+                        added += u64::from(!present);
+                    }
+                    summaries.blocks.insert(sort.clone(), block.encode_raw());
+                    records.blocks.insert(sort, texts);
+                }
+                summaries_table
+                    .insert(index, packs::encode(&summaries, false).as_slice())
+                    .map_err(failed)?;
+                records_table
+                    .insert(index, packs::encode(&records, true).as_slice())
+                    .map_err(failed)?;
+            }
+            let mut timeless_table = txn.open_table(TIMELESS).map_err(table_failed)?;
+            for event in timeless {
+                let existed = timeless_table
+                    .insert(event.event_id.as_str(), event.record.compressed().as_slice())
+                    .map_err(failed)?
+                    .is_some();
+                added += u64::from(!existed);
+            }
+            let mut items = txn.open_table(ITEMS).map_err(table_failed)?;
+            for hour in by_hour.keys() {
+                items
+                    .insert(
+                        (
+                            keys::generation_partition(hour.day).as_str(),
+                            keys::generation_sort(hour).as_str(),
+                        ),
+                        (super::new_generation(), None, &[][..]),
+                    )
+                    .map_err(failed)?;
+            }
+            if added > 0 {
+                let mut meta = txn.open_table(META).map_err(table_failed)?;
+                let count: u64 = meta
+                    .get(EVENT_COUNT)
+                    .map_err(failed)?
+                    .and_then(|v| v.value().parse().ok())
+                    .unwrap_or(0);
+                meta.insert(EVENT_COUNT, (count + added).to_string().as_str())
+                    .map_err(failed)?;
+            }
+            Ok(())
+        };
+        body()?;
+        let mut txn = txn;
+        txn.set_durability(Durability::None)
+            .map_err(|e| self.error("write", e.into()))?;
+        txn.commit().map_err(|e| self.error("write", e.into()))
+    }
+
+    /// The blocks of a range of one day's partition, as stored items.
+    fn read_blocks(&self, range: &ItemRange) -> Result<Vec<StoredItem>, StoreError> {
+        let Some(day) = range
+            .partition
+            .strip_prefix("B#")
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        else {
+            return Ok(Vec::new());
+        };
+        // Sort keys start with the hour (`HH#…`).
+        let hour_of = |key: &str, default: u8| -> u8 {
+            key.get(..2).and_then(|h| h.parse().ok()).unwrap_or(default).min(23)
+        };
+        let (first_hour, last_hour) = (hour_of(&range.start, 0), hour_of(&range.end, 23));
+        let txn = self.db.begin_read().map_err(|e| self.error("read blocks", e.into()))?;
+        let tables = ReadTables::open(&txn).map_err(|e| self.error("read blocks", e))?;
+        let mut found = Vec::new();
+        for hour in first_hour..=last_hour {
+            let index = hour_index(&Hour { day, hour });
+            for (sort, bytes) in self.summaries(&tables, index)?.blocks {
+                if range.start.as_str() <= sort.as_str() && sort.as_str() <= range.end.as_str() {
+                    found.push(StoredItem {
+                        partition: range.partition.clone(),
+                        sort,
+                        version: 0,
+                        value: bytes,
+                        expires_at: None,
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Events by id, each with its record (read from its hour's packs).
+    fn events_blocking(&self, event_ids: &[String]) -> Result<Vec<EventItem>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error("get events", e.into()))?;
+        let failed = |e: redb::StorageError| self.error("get events", e.into());
+        let tables = ReadTables::open(&txn).map_err(|e| self.error("get events", e))?;
+        let ids = txn
+            .open_multimap_table(EVENT_IDS)
+            .map_err(|e| self.error("get events", e.into()))?;
+        let timeless = txn
+            .open_table(TIMELESS)
+            .map_err(|e| self.error("get events", e.into()))?;
+        let mut wanted_by_hour: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
+        let mut found = Vec::new();
+        for id in event_ids {
+            if let Some(bytes) = timeless.get(id.as_str()).map_err(failed)? {
+                found.push(timeless_event(id, bytes.value()).map_err(|e| self.corrupt(id.clone(), e))?);
+                continue;
+            }
+            for entry in ids.get(id_hash(id)).map_err(failed)? {
+                let (hour, _) = entry.map_err(failed)?.value();
+                wanted_by_hour.entry(hour).or_default().insert(id.as_str());
+            }
+        }
+        for (hour, wanted) in wanted_by_hour {
+            let summaries = self.summaries(&tables, hour)?;
+            let mut records: Option<Records> = None;
+            for (sort, bytes) in &summaries.blocks {
+                let block =
+                    Block::decode(bytes).map_err(|e| self.corrupt(format!("block {sort}"), e))?;
+                for row in 0..block.len() {
+                    if !wanted.contains(block.event_id(row)) {
+                        continue;
+                    }
+                    if records.is_none() {
+                        records = Some(self.records(&tables, hour)?);
+                    }
+                    let text = records
+                        .as_ref()
+                        .and_then(|r| r.blocks.get(sort))
+                        .and_then(|texts| texts.get(row))
+                        .ok_or_else(|| self.corrupt(format!("block {sort}"), "a record is missing"))?;
+                    let mut event = block.event(row);
+                    event.record = StoredRecord::Text(text.clone());
+                    found.push(event);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// An event without a usable time, rebuilt from its record.
+fn timeless_event(id: &str, compressed: &[u8]) -> Result<EventItem, String> {
+    let text = String::from_utf8(crate::event::decompress(compressed)?).map_err(|e| e.to_string())?;
+    let raw = serde_json::value::RawValue::from_string(text).map_err(|e| e.to_string())?;
+    let record = crate::cloudtrail::Record::from_raw(&raw).map_err(|e| e.to_string())?;
+    let mut event = EventItem::from_record(record, 0);
+    event.event_id = id.to_owned();
+    Ok(event)
+}
+
+/// The two pack tables, readable from a read or a write transaction.
+trait HourTables {
+    fn summaries(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error>;
+    fn records(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error>;
+}
+
+struct ReadTables {
+    summaries: redb::ReadOnlyTable<u32, &'static [u8]>,
+    records: redb::ReadOnlyTable<u32, &'static [u8]>,
+}
+
+impl ReadTables {
+    fn open(txn: &redb::ReadTransaction) -> Result<ReadTables, redb::Error> {
+        Ok(ReadTables {
+            summaries: txn.open_table(SUMMARIES)?,
+            records: txn.open_table(RECORDS)?,
+        })
+    }
+}
+
+impl HourTables for ReadTables {
+    fn summaries(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error> {
+        Ok(self.summaries.get(hour)?.map(|v| v.value().to_vec()))
+    }
+    fn records(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error> {
+        Ok(self.records.get(hour)?.map(|v| v.value().to_vec()))
+    }
+}
+
+struct WriteTables<'t, 'txn> {
+    summaries: &'t redb::Table<'txn, u32, &'static [u8]>,
+    records: &'t redb::Table<'txn, u32, &'static [u8]>,
+}
+
+impl HourTables for WriteTables<'_, '_> {
+    fn summaries(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error> {
+        Ok(self.summaries.get(hour)?.map(|v| v.value().to_vec()))
+    }
+    fn records(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error> {
+        Ok(self.records.get(hour)?.map(|v| v.value().to_vec()))
+    }
+}
+
+#[async_trait]
+impl EventStore for EmbeddedStore {
+    fn describe(&self) -> String {
+        format!("database {}", self.path.display())
+    }
+
+    fn has_partitions(&self) -> bool {
+        false
+    }
+
+    async fn write(
+        &self,
+        batch: &WriteBatch,
+        _deadline: Option<Instant>,
+    ) -> Result<WriteStats, StoreError> {
+        let batch = batch.clone();
+        let items = batch.entries.len() + batch.event_count();
+        self.off_thread("write", move |store| store.write_blocking(&batch))
+            .await?;
+        Ok(WriteStats {
+            requests: 1,
+            items: items as u64,
+            ..WriteStats::default()
+        })
+    }
+
+    async fn get_event(&self, event_id: &str) -> Result<Option<EventItem>, StoreError> {
+        Ok(self.get_events(&[event_id.to_owned()]).await?.into_iter().next())
+    }
+
+    async fn get_events(&self, event_ids: &[String]) -> Result<Vec<EventItem>, StoreError> {
+        let ids = event_ids.to_vec();
+        self.off_thread("get events", move |store| store.events_blocking(&ids))
+            .await
+    }
+
+    async fn catalog(
+        &self,
+        kind: CatalogKind,
+        range: Option<(&str, &str)>,
+    ) -> Result<Vec<String>, StoreError> {
+        let partition = kind.partition();
+        self.read("read catalog", |txn| {
+            let table = txn.open_table(CATALOG)?;
+            let mut values = Vec::new();
+            let (low, high) = range.unwrap_or(("", ""));
+            for entry in table.range((partition, low)..)? {
+                let (key, _) = entry?;
+                let (p, value) = key.value();
+                if p != partition || (range.is_some() && value > high) {
+                    break;
+                }
+                values.push(value.to_owned());
+            }
+            Ok(values)
+        })
+    }
+
+    async fn query_partition(&self, query: &PartitionQuery) -> Result<EventPage, StoreError> {
+        Err(StoreError::Permanent {
+            operation: "query",
+            store: self.describe(),
+            message: format!(
+                "partition {} cannot be read: the embedded store answers from blocks",
+                query.partition
+            ),
+        })
+    }
+
+    async fn read_items(&self, range: &ItemRange) -> Result<Vec<StoredItem>, StoreError> {
+        if range.partition.starts_with("B#") {
+            let range = range.clone();
+            return self
+                .off_thread("read blocks", move |store| store.read_blocks(&range))
+                .await;
+        }
+        self.read("read items", |txn| {
+            let table = txn.open_table(ITEMS)?;
+            let bounds = (range.partition.as_str(), range.start.as_str())
+                ..=(range.partition.as_str(), range.end.as_str());
+            let mut found = Vec::new();
+            for entry in table.range(bounds)? {
+                let (key, value) = entry?;
+                found.push(stored(key.value(), value.value()));
+            }
+            Ok(found)
+        })
+    }
+
+    async fn get_items(&self, keys: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError> {
+        let (blocks, others): (Vec<&(String, String)>, Vec<&(String, String)>) =
+            keys.iter().partition(|(p, _)| p.starts_with("B#"));
+        let mut found = self.read("get items", |txn| {
+            let table = txn.open_table(ITEMS)?;
+            let mut found = Vec::with_capacity(others.len());
+            for (partition, sort) in others {
+                if let Some(value) = table.get((partition.as_str(), sort.as_str()))? {
+                    found.push(stored((partition, sort), value.value()));
+                }
+            }
+            Ok(found)
+        })?;
+        if !blocks.is_empty() {
+            let mut by_hour: HashMap<u32, BTreeSet<(String, String)>> = HashMap::new();
+            for (partition, sort) in blocks {
+                if let Some(BlockKey { hour: Some(hour), .. }) = BlockKey::parse(partition, sort) {
+                    by_hour
+                        .entry(hour_index(&hour))
+                        .or_default()
+                        .insert((partition.clone(), sort.clone()));
+                }
+            }
+            let store = self.clone();
+            let blocks = self
+                .off_thread("get blocks", move |_| {
+                    let txn = store.db.begin_read().map_err(|e| store.error("get blocks", e.into()))?;
+                    let tables = ReadTables::open(&txn).map_err(|e| store.error("get blocks", e))?;
+                    let mut found = Vec::new();
+                    for (hour, wanted) in by_hour {
+                        let mut summaries = store.summaries(&tables, hour)?;
+                        for (partition, sort) in wanted {
+                            if let Some(value) = summaries.blocks.remove(&sort) {
+                                found.push(StoredItem {
+                                    partition,
+                                    sort,
+                                    version: 0,
+                                    value,
+                                    expires_at: None,
+                                });
+                            }
+                        }
+                    }
+                    Ok(found)
+                })
+                .await?;
+            found.extend(blocks);
+        }
+        Ok(found)
+    }
+
+    async fn put_items(&self, items: &[StoredItem]) -> Result<WriteStats, StoreError> {
+        let items = items.to_vec();
+        let count = items.len() as u64;
+        self.off_thread("put items", move |store| {
+            store
+                .write(|txn| {
+                    let mut table = txn.open_table(ITEMS)?;
+                    for item in &items {
+                        table.insert(
+                            (item.partition.as_str(), item.sort.as_str()),
+                            (item.version, item.expires_at, item.value.as_slice()),
+                        )?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| store.error("put items", e))
+        })
+        .await?;
+        Ok(WriteStats {
+            requests: 1,
+            items: count,
+            ..WriteStats::default()
+        })
+    }
+}
+
+/// An item of the block and rollup layer, from its key and stored value.
+fn stored((partition, sort): (&str, &str), (version, expires_at, value): ItemValue) -> StoredItem {
+    StoredItem {
+        partition: partition.to_owned(),
+        sort: sort.to_owned(),
+        version,
+        value: value.to_vec(),
+        expires_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_database_is_refused_with_how_to_rebuild_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(TableDefinition::<&str, &[u8]>::new("events"))
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let error = EmbeddedStore::open(&path).err().expect("refused").to_string();
+        assert!(error.contains("older release"), "{error}");
+        assert!(error.contains("tracker serve --logs"), "{error}");
+        let fresh = dir.path().join("new.db");
+        EmbeddedStore::open(&fresh).expect("created");
+        EmbeddedStore::open(&fresh).expect("reopened");
+    }
+}

@@ -1,0 +1,92 @@
+//! Hour packs: how the embedded store keeps the events of one UTC hour.
+//! The hour's blocks (their summaries, uncompressed) are one value and its
+//! records another, each compressed once for the whole hour: compression
+//! sees many similar records at a time (a CloudTrail file is a median of
+//! four), and a lookup that reads summaries never inflates a record.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::keys::Hour;
+
+/// zstd level of packs: local writes happen once, reads often.
+const LEVEL: i32 = 6;
+/// Largest pack a decoder accepts (a corrupt length cannot make it allocate more).
+const MAX_DECODED: usize = 1 << 30;
+
+/// The hour of an index, and back: hours since the Unix epoch (years up to
+/// 9999 fit in a `u32`).
+pub fn hour_index(hour: &Hour) -> u32 {
+    (hour.start().timestamp() / 3600).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+pub fn hour_of_index(index: u32) -> Option<Hour> {
+    let start = chrono::DateTime::from_timestamp(i64::from(index) * 3600, 0)?;
+    Some(Hour::of(&start))
+}
+
+/// An hour's blocks: by block sort key, each block's uncompressed bytes.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Summaries {
+    pub blocks: BTreeMap<String, Vec<u8>>,
+}
+
+/// An hour's records: by block sort key, the record texts in row order.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Records {
+    pub blocks: BTreeMap<String, Vec<String>>,
+}
+
+/// A pack could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("hour pack is corrupt: {0}")]
+pub struct CorruptPack(pub String);
+
+/// Serializes and compresses a pack (records with the record dictionary).
+pub fn encode<T: Serialize>(pack: &T, with_dictionary: bool) -> Vec<u8> {
+    let raw = postcard::to_allocvec(pack).unwrap_or_default();
+    if with_dictionary {
+        crate::event::compress_with_level(&raw, LEVEL)
+    } else {
+        zstd::bulk::compress(&raw, LEVEL).unwrap_or_default()
+    }
+}
+
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], with_dictionary: bool) -> Result<T, CorruptPack> {
+    let raw = if with_dictionary {
+        crate::event::decompress_at_most(bytes, MAX_DECODED).map_err(CorruptPack)?
+    } else {
+        let size = zstd::zstd_safe::get_frame_content_size(bytes)
+            .ok()
+            .flatten()
+            .filter(|&n| n <= MAX_DECODED as u64)
+            .ok_or_else(|| CorruptPack("no valid zstd frame".into()))?;
+        zstd::bulk::decompress(bytes, size as usize).map_err(|e| CorruptPack(e.to_string()))?
+    };
+    postcard::from_bytes(&raw).map_err(|e| CorruptPack(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hour_indexes_round_trip() {
+        let hour = Hour::of(&crate::time::parse_event_time("2024-05-01T13:59:59Z").unwrap());
+        assert_eq!(hour_of_index(hour_index(&hour)), Some(hour));
+    }
+
+    #[test]
+    fn packs_round_trip_and_refuse_junk() {
+        let mut records = Records::default();
+        records
+            .blocks
+            .insert("13#a#0".into(), vec![r#"{"eventID":"e"}"#.into()]);
+        let bytes = encode(&records, true);
+        let back: Records = decode(&bytes, true).unwrap();
+        assert_eq!(back.blocks, records.blocks);
+        assert!(decode::<Records>(&bytes[..bytes.len() / 2], true).is_err());
+        assert!(decode::<Summaries>(b"junk", false).is_err());
+    }
+}
