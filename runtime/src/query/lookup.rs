@@ -54,13 +54,13 @@ impl Selection<'_> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let rollups = self.rollups.days_of(&days).await?;
         let mut masks: BTreeMap<NaiveDate, u32> = days.iter().map(|d| (*d, u32::MAX)).collect();
         for term in self.terms {
-            let rollups = self.rollups.days_of(term.attribute, &days).await?;
             for (day, mask) in &mut masks {
                 *mask &= rollups
                     .get(day)
-                    .map_or(0, |r| r.hours_with(&|v| term.accepts(v)));
+                    .map_or(0, |r| r.hours_with(term.attribute, &|v| term.accepts(v)));
             }
         }
         Ok(hours
@@ -83,19 +83,14 @@ impl Selection<'_> {
                 .try_collect()
                 .await;
         }
+        let rollups = self.rollups.hours_of(hours).await?;
         let mut wanted: BTreeMap<Hour, Option<BTreeSet<String>>> =
             hours.iter().map(|h| (*h, None)).collect();
         for term in self.terms {
-            let rollups = self.rollups.hours_of(term.attribute, hours).await?;
             for (hour, slot) in &mut wanted {
                 let names: BTreeSet<String> = rollups
                     .get(hour)
-                    .map(|r| {
-                        r.blocks_with(&|v| term.accepts(v))
-                            .into_iter()
-                            .filter_map(|i| r.blocks.get(i as usize).cloned())
-                            .collect()
-                    })
+                    .map(|r| r.blocks_with(term.attribute, &|v| term.accepts(v)))
                     .unwrap_or_default();
                 *slot = Some(match slot.take() {
                     None => names,
@@ -201,8 +196,8 @@ impl Selection<'_> {
             };
         let loose = if from_rollups {
             let spans = Spans::of(self.rollups.hours(), &self.from, &self.to);
-            // Whole days and hours from rollups, of the term's attribute (or
-            // `by`'s; any attribute holds the totals).
+            // Whole days and hours from rollups: the term's attribute's
+            // counts (or `by`'s; every rollup holds the totals).
             let attribute = self
                 .terms
                 .first()
@@ -211,9 +206,10 @@ impl Selection<'_> {
                 .unwrap_or(Attribute::Service);
             let term = self.terms.first();
             let accepted = |v: &str| term.is_none_or(|t| t.accepts(v));
-            for (day, rollup) in self.rollups.days_of(attribute, &spans.days).await? {
+            for (day, rollup) in self.rollups.days_of(&spans.days).await? {
                 let day = day_text(day);
-                let matched = self.add_values(&mut tally, &day, &rollup.values, by, &accepted);
+                let values = rollup.values(attribute);
+                let matched = self.add_values(&mut tally, &day, values, by, &accepted);
                 tally.add_day(
                     &day,
                     if term.is_some() {
@@ -223,9 +219,10 @@ impl Selection<'_> {
                     },
                 );
             }
-            for (hour, rollup) in self.rollups.hours_of(attribute, &spans.hours).await? {
+            for (hour, rollup) in self.rollups.hours_of(&spans.hours).await? {
                 let day = day_text(hour.day);
-                let matched = self.add_values(&mut tally, &day, &rollup.values, by, &accepted);
+                let values = rollup.values(attribute);
+                let matched = self.add_values(&mut tally, &day, values, by, &accepted);
                 tally.add_day(
                     &day,
                     if term.is_some() {

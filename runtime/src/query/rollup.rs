@@ -14,7 +14,7 @@
 //! are idempotent.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -30,30 +30,34 @@ const MAX_DECODED: usize = 64 * 1024 * 1024;
 /// Hours or days read or rebuilt at once.
 const CONCURRENCY: usize = 8;
 
-/// One attribute over one hour.
+/// Where each value of one attribute is, within an hour: its count, and
+/// the blocks holding it (positions in [`HourRollup::blocks`]).
+pub type HourValues = Vec<(String, u64, Vec<u32>)>;
+/// Within a day: each value's count, and the hours holding it (bit `h` for hour `h`).
+pub type DayValues = Vec<(String, u64, u32)>;
+
+/// Every attribute over one hour.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HourRollup {
     /// The hour's generation when the rollup was built.
     pub generation: u64,
-    /// Events of the hour (with or without a value of the attribute).
+    /// Events of the hour.
     pub total: u64,
     /// The sort keys of the hour's blocks (in partition `B#<day>`).
     pub blocks: Vec<String>,
-    /// Each value, ascending, with its count and the blocks holding it
-    /// (positions in `blocks`).
-    pub values: Vec<(String, u64, Vec<u32>)>,
+    /// Per attribute (its index in `Attribute::ALL`), each value ascending.
+    pub attributes: Vec<HourValues>,
 }
 
-/// One attribute over one day.
+/// Every attribute over one day.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayRollup {
     /// `(hour, generation)` of every hour of the day that has blocks.
     pub generations: Vec<(u8, u64)>,
     /// Events of the day.
     pub total: u64,
-    /// Each value, ascending, with its count and the hours holding it
-    /// (bit `h` for hour `h`).
-    pub values: Vec<(String, u64, u32)>,
+    /// Per attribute (its index in `Attribute::ALL`), each value ascending.
+    pub attributes: Vec<DayValues>,
 }
 
 /// A rollup could not be decoded (it is then rebuilt).
@@ -76,11 +80,9 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Undecodable> 
 }
 
 impl HourRollup {
-    /// The rollups of every attribute of one hour, from its blocks.
-    fn build_all(generation: u64, blocks: &[KeyedBlock]) -> BTreeMap<Attribute, HourRollup> {
-        let total: u64 = blocks.iter().map(|b| b.block.len() as u64).sum();
-        let names: Vec<String> = blocks.iter().map(|b| b.key.sort()).collect();
-        Attribute::ALL
+    /// The rollup of one hour, from its blocks.
+    fn build(generation: u64, blocks: &[KeyedBlock]) -> HourRollup {
+        let attributes = Attribute::ALL
             .into_iter()
             .map(|attribute| {
                 let mut values: BTreeMap<&str, (u64, BTreeSet<u32>)> = BTreeMap::new();
@@ -94,55 +96,80 @@ impl HourRollup {
                         }
                     }
                 }
-                let rollup = HourRollup {
-                    generation,
-                    total,
-                    blocks: names.clone(),
-                    values: values
-                        .into_iter()
-                        .map(|(v, (n, at))| (v.to_owned(), n, at.into_iter().collect()))
-                        .collect(),
-                };
-                (attribute, rollup)
+                values
+                    .into_iter()
+                    .map(|(v, (n, at))| (v.to_owned(), n, at.into_iter().collect()))
+                    .collect()
             })
-            .collect()
+            .collect();
+        HourRollup {
+            generation,
+            total: blocks.iter().map(|b| b.block.len() as u64).sum(),
+            blocks: blocks.iter().map(|b| b.key.sort()).collect(),
+            attributes,
+        }
     }
 
-    /// The blocks holding an accepted value (all of them for `None`: any value).
-    pub fn blocks_with(&self, accepted: &dyn Fn(&str) -> bool) -> BTreeSet<u32> {
-        self.values
+    /// One attribute's values.
+    pub fn values(&self, attribute: Attribute) -> &[(String, u64, Vec<u32>)] {
+        self.attributes
+            .get(attribute.index())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The sort keys of the blocks holding an accepted value of `attribute`.
+    pub fn blocks_with(
+        &self,
+        attribute: Attribute,
+        accepted: &dyn Fn(&str) -> bool,
+    ) -> BTreeSet<String> {
+        self.values(attribute)
             .iter()
             .filter(|(v, _, _)| accepted(v))
-            .flat_map(|(_, _, at)| at.iter().copied())
+            .flat_map(|(_, _, at)| at.iter())
+            .filter_map(|i| self.blocks.get(*i as usize).cloned())
             .collect()
     }
 }
 
 impl DayRollup {
     fn build(generations: Vec<(u8, u64)>, hours: &BTreeMap<u8, HourRollup>) -> DayRollup {
-        let mut values: BTreeMap<&str, (u64, u32)> = BTreeMap::new();
-        let mut total = 0;
-        for (hour, rollup) in hours {
-            total += rollup.total;
-            for (value, count, _) in &rollup.values {
-                let slot = values.entry(value).or_default();
-                slot.0 += count;
-                slot.1 |= 1 << hour;
-            }
-        }
+        let attributes = Attribute::ALL
+            .into_iter()
+            .map(|attribute| {
+                let mut values: BTreeMap<&str, (u64, u32)> = BTreeMap::new();
+                for (hour, rollup) in hours {
+                    for (value, count, _) in rollup.values(attribute) {
+                        let slot = values.entry(value).or_default();
+                        slot.0 += count;
+                        slot.1 |= 1 << hour;
+                    }
+                }
+                values
+                    .into_iter()
+                    .map(|(v, (n, mask))| (v.to_owned(), n, mask))
+                    .collect()
+            })
+            .collect();
         DayRollup {
             generations,
-            total,
-            values: values
-                .into_iter()
-                .map(|(v, (n, mask))| (v.to_owned(), n, mask))
-                .collect(),
+            total: hours.values().map(|r| r.total).sum(),
+            attributes,
         }
     }
 
-    /// The hours holding an accepted value, as a mask.
-    pub fn hours_with(&self, accepted: &dyn Fn(&str) -> bool) -> u32 {
-        self.values
+    /// One attribute's values.
+    pub fn values(&self, attribute: Attribute) -> &[(String, u64, u32)] {
+        self.attributes
+            .get(attribute.index())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The hours holding an accepted value of `attribute`, as a mask.
+    pub fn hours_with(&self, attribute: Attribute, accepted: &dyn Fn(&str) -> bool) -> u32 {
+        self.values(attribute)
             .iter()
             .filter(|(v, _, _)| accepted(v))
             .fold(0, |mask, (_, _, hours)| mask | hours)
@@ -155,6 +182,9 @@ pub struct Rollups {
     store: Arc<dyn EventStore>,
     /// The current generation of every hour of the window that has blocks.
     generations: BTreeMap<Hour, u64>,
+    /// What this query has read already.
+    day_memo: Mutex<BTreeMap<NaiveDate, Arc<DayRollup>>>,
+    hour_memo: Mutex<BTreeMap<Hour, Arc<HourRollup>>>,
 }
 
 impl Rollups {
@@ -171,7 +201,7 @@ impl Rollups {
             // entries, written before any event); only theirs are read.
             let months = crate::time::months_between(from, to);
             let (Some(first), Some(last)) = (months.first(), months.last()) else {
-                return Ok(Rollups { store, generations });
+                return Ok(Rollups::new(store, generations));
             };
             let buckets = store
                 .catalog(
@@ -221,7 +251,16 @@ impl Rollups {
                 }
             }
         }
-        Ok(Rollups { store, generations })
+        Ok(Rollups::new(store, generations))
+    }
+
+    fn new(store: Arc<dyn EventStore>, generations: BTreeMap<Hour, u64>) -> Rollups {
+        Rollups {
+            store,
+            generations,
+            day_memo: Mutex::default(),
+            hour_memo: Mutex::default(),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -246,10 +285,40 @@ impl Rollups {
             .collect()
     }
 
-    /// One attribute's rollups of these days, current (rebuilt where stale).
+    /// The rollups of these days, current (rebuilt where stale); read once
+    /// per query.
     pub async fn days_of(
         &self,
-        attribute: Attribute,
+        days: &[NaiveDate],
+    ) -> Result<BTreeMap<NaiveDate, Arc<DayRollup>>, StoreError> {
+        let mut found = BTreeMap::new();
+        let mut missing = Vec::new();
+        {
+            let memo = self.day_memo.lock().unwrap_or_else(|p| p.into_inner());
+            for day in days {
+                match memo.get(day) {
+                    Some(rollup) => {
+                        found.insert(*day, Arc::clone(rollup));
+                    }
+                    None => missing.push(*day),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let fresh = self.read_days(&missing).await?;
+        let mut memo = self.day_memo.lock().unwrap_or_else(|p| p.into_inner());
+        for (day, rollup) in fresh {
+            let rollup = Arc::new(rollup);
+            memo.insert(day, Arc::clone(&rollup));
+            found.insert(day, rollup);
+        }
+        Ok(found)
+    }
+
+    async fn read_days(
+        &self,
         days: &[NaiveDate],
     ) -> Result<BTreeMap<NaiveDate, DayRollup>, StoreError> {
         let mut found: BTreeMap<NaiveDate, DayRollup> = BTreeMap::new();
@@ -262,8 +331,8 @@ impl Rollups {
         }
         let stored: Vec<Vec<StoredItem>> = stream::iter(by_year.into_values())
             .map(|days| async move {
-                let first = keys::day_rollup_key(attribute, days[0]);
-                let last = keys::day_rollup_key(attribute, days[days.len() - 1]);
+                let first = keys::day_rollup_key(days[0]);
+                let last = keys::day_rollup_key(days[days.len() - 1]);
                 let range = ItemRange {
                     partition: first.0,
                     start: first.1,
@@ -284,7 +353,7 @@ impl Rollups {
         for day in days {
             let current = self.day_generations(*day);
             let cached = by_key
-                .get(&keys::day_rollup_key(attribute, *day))
+                .get(&keys::day_rollup_key(*day))
                 .and_then(|item| decode::<DayRollup>(&item.value).ok())
                 .filter(|rollup| rollup.generations == current);
             match cached {
@@ -307,16 +376,16 @@ impl Rollups {
                     .map(move |(hour, _)| Hour { day: *day, hour })
             })
             .collect();
-        let hour_rollups = self.hours_of(attribute, &hours).await?;
+        let hour_rollups = self.hours_of(&hours).await?;
         let mut items = Vec::with_capacity(stale.len());
         for day in stale {
             let generations = self.day_generations(day);
             let by_hour: BTreeMap<u8, HourRollup> = hour_rollups
                 .range(Hour { day, hour: 0 }..=Hour { day, hour: 23 })
-                .map(|(h, r)| (h.hour, r.clone()))
+                .map(|(h, r)| (h.hour, HourRollup::clone(r)))
                 .collect();
             let rollup = DayRollup::build(generations, &by_hour);
-            let (partition, sort) = keys::day_rollup_key(attribute, day);
+            let (partition, sort) = keys::day_rollup_key(day);
             let version = rollup
                 .generations
                 .iter()
@@ -334,19 +403,47 @@ impl Rollups {
         Ok(found)
     }
 
-    /// One attribute's rollups of these hours, current (rebuilt where stale).
+    /// The rollups of these hours, current (rebuilt where stale); read once
+    /// per query.
     pub async fn hours_of(
         &self,
-        attribute: Attribute,
         hours: &[Hour],
-    ) -> Result<BTreeMap<Hour, HourRollup>, StoreError> {
+    ) -> Result<BTreeMap<Hour, Arc<HourRollup>>, StoreError> {
+        let mut found = BTreeMap::new();
+        let mut missing = Vec::new();
+        {
+            let memo = self.hour_memo.lock().unwrap_or_else(|p| p.into_inner());
+            for hour in hours {
+                match memo.get(hour) {
+                    Some(rollup) => {
+                        found.insert(*hour, Arc::clone(rollup));
+                    }
+                    None if self.generations.contains_key(hour) => missing.push(*hour),
+                    None => {}
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let fresh = self.read_hours(&missing).await?;
+        let mut memo = self.hour_memo.lock().unwrap_or_else(|p| p.into_inner());
+        for (hour, rollup) in fresh {
+            let rollup = Arc::new(rollup);
+            memo.insert(hour, Arc::clone(&rollup));
+            found.insert(hour, rollup);
+        }
+        Ok(found)
+    }
+
+    async fn read_hours(&self, hours: &[Hour]) -> Result<BTreeMap<Hour, HourRollup>, StoreError> {
         let wanted: Vec<(Hour, u64)> = hours
             .iter()
             .filter_map(|h| self.generations.get(h).map(|g| (*h, *g)))
             .collect();
         let keys: Vec<(String, String)> = wanted
             .iter()
-            .map(|(h, _)| keys::hour_rollup_key(attribute, h))
+            .map(|(h, _)| keys::hour_rollup_key(h))
             .collect();
         let stored: HashMap<(String, String), StoredItem> = self
             .store
@@ -359,7 +456,7 @@ impl Rollups {
         let mut stale = Vec::new();
         for (hour, generation) in wanted {
             let cached = stored
-                .get(&keys::hour_rollup_key(attribute, &hour))
+                .get(&keys::hour_rollup_key(&hour))
                 .and_then(|item| decode::<HourRollup>(&item.value).ok())
                 .filter(|rollup| rollup.generation == generation);
             match cached {
@@ -372,29 +469,27 @@ impl Rollups {
         if stale.is_empty() {
             return Ok(found);
         }
-        // Every attribute's rollups of a stale hour from its blocks (read
-        // consistently, after its generation), all kept in one write.
-        let rebuilt: Vec<(Hour, u64, BTreeMap<Attribute, HourRollup>)> = stream::iter(stale)
+        // A stale hour from its blocks (read consistently, after its
+        // generation); every rebuilt hour kept in one write.
+        let rebuilt: Vec<(Hour, HourRollup)> = stream::iter(stale)
             .map(|(hour, generation)| async move {
                 let blocks = self.hour_blocks(&hour, true).await?;
-                Ok::<_, StoreError>((hour, generation, HourRollup::build_all(generation, &blocks)))
+                Ok::<_, StoreError>((hour, HourRollup::build(generation, &blocks)))
             })
             .buffer_unordered(CONCURRENCY)
             .try_collect()
             .await?;
-        let mut items = Vec::new();
-        for (hour, generation, mut rollups) in rebuilt {
-            for (other, rollup) in &rollups {
-                let (partition, sort) = keys::hour_rollup_key(*other, &hour);
-                items.push(StoredItem {
-                    partition,
-                    sort,
-                    version: generation,
-                    value: encode(rollup),
-                    expires_at: None,
-                });
-            }
-            found.insert(hour, rollups.remove(&attribute).unwrap_or_default());
+        let mut items = Vec::with_capacity(rebuilt.len());
+        for (hour, rollup) in rebuilt {
+            let (partition, sort) = keys::hour_rollup_key(&hour);
+            items.push(StoredItem {
+                partition,
+                sort,
+                version: rollup.generation,
+                value: encode(&rollup),
+                expires_at: None,
+            });
+            found.insert(hour, rollup);
         }
         self.store.put_items(&items).await?;
         Ok(found)
@@ -452,19 +547,26 @@ mod tests {
 
     #[test]
     fn rollups_round_trip_and_tell_where_values_are() {
+        let mut attributes = vec![Vec::new(); Attribute::ALL.len()];
+        attributes[Attribute::EventName.index()] =
+            vec![("x".into(), 2, vec![0, 1]), ("y".into(), 1, vec![1])];
         let hour = HourRollup {
             generation: 7,
             total: 3,
             blocks: vec!["13#a#0".into(), "13#b#0".into()],
-            values: vec![("x".into(), 2, vec![0, 1]), ("y".into(), 1, vec![1])],
+            attributes,
         };
         let back: HourRollup = decode(&encode(&hour)).expect("decodes");
         assert_eq!(back, hour);
-        assert_eq!(hour.blocks_with(&|v| v == "y"), BTreeSet::from([1]));
+        assert_eq!(
+            hour.blocks_with(Attribute::EventName, &|v| v == "y"),
+            BTreeSet::from(["13#b#0".to_owned()])
+        );
+        assert!(hour.values(Attribute::Region).is_empty());
         let day = DayRollup::build(vec![(13, 7)], &BTreeMap::from([(13, hour)]));
         assert_eq!(day.total, 3);
-        assert_eq!(day.hours_with(&|v| v == "x"), 1 << 13);
-        assert_eq!(day.hours_with(&|v| v == "z"), 0);
+        assert_eq!(day.hours_with(Attribute::EventName, &|v| v == "x"), 1 << 13);
+        assert_eq!(day.hours_with(Attribute::EventName, &|v| v == "z"), 0);
         assert!(decode::<DayRollup>(b"junk").is_err());
     }
 }

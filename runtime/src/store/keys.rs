@@ -10,8 +10,8 @@
 //! | catalog entry | `C#user`, `C#service`, `C#param`, `C#bucket` | the value |
 //! | block | `B#<YYYY-MM-DD>` | `<HH>#<source>#<part>` |
 //! | hour generation | `G#<YYYY>` | `<MM>-<DD>T<HH>` |
-//! | hour rollup | `R#<YYYY-MM-DD>` | `H#<attribute tag>#<HH>` |
-//! | day rollup | `R#<YYYY>` | `D#<attribute tag>#<MM>-<DD>` |
+//! | hour rollup | `R#<YYYY-MM-DD>` | `H#<HH>` |
+//! | day rollup | `R#<YYYY>` | `D#<MM>-<DD>` |
 //!
 //! `<time>` is the fixed-width UTC form (`2014-09-27T14:00:00.000000Z`), so
 //! string order is time order. A **block** holds the summaries of the events
@@ -25,7 +25,6 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
-use crate::attribute::Attribute;
 use crate::event::EventItem;
 
 /// One UTC hour: the unit blocks, generations and hour rollups are kept by.
@@ -178,25 +177,20 @@ pub fn parse_generation(partition: &str, sort: &str) -> Option<Hour> {
     (hour < 24).then_some(Hour { day, hour })
 }
 
-/// `R#<YYYY-MM-DD>` and `H#<tag>#<HH>`: one attribute's rollup of one hour.
-pub fn hour_rollup_key(attribute: Attribute, hour: &Hour) -> (String, String) {
+/// `R#<YYYY-MM-DD>` and `H#<HH>`: the rollup of one hour (every attribute).
+pub fn hour_rollup_key(hour: &Hour) -> (String, String) {
     (
         format!("R#{}", day_text(hour.day)),
-        format!("H#{}#{:02}", attribute.tag(), hour.hour),
+        format!("H#{:02}", hour.hour),
     )
 }
 
-/// The sort-key prefix of one attribute's hour rollups in a day's partition.
-pub fn hour_rollup_prefix(attribute: Attribute) -> String {
-    format!("H#{}#", attribute.tag())
-}
-
-/// `R#<YYYY>` and `D#<tag>#<MM>-<DD>`: one attribute's rollup of one day
-/// (a year's days of one attribute are one range).
-pub fn day_rollup_key(attribute: Attribute, day: NaiveDate) -> (String, String) {
+/// `R#<YYYY>` and `D#<MM>-<DD>`: the rollup of one day (every attribute; a
+/// year's days are one range).
+pub fn day_rollup_key(day: NaiveDate) -> (String, String) {
     (
         format!("R#{:04}", day.year()),
-        format!("D#{}#{:02}-{:02}", attribute.tag(), day.month(), day.day()),
+        format!("D#{:02}-{:02}", day.month(), day.day()),
     )
 }
 
@@ -256,14 +250,8 @@ mod tests {
             parse_generation(&generation_partition(h.day), &generation_sort(&h)),
             Some(h)
         );
-        assert_eq!(
-            hour_rollup_key(Attribute::EventName, &h),
-            ("R#2024-05-01".into(), "H#n#23".into())
-        );
-        assert_eq!(
-            day_rollup_key(Attribute::EventName, h.day),
-            ("R#2024".into(), "D#n#05-01".into())
-        );
+        assert_eq!(hour_rollup_key(&h), ("R#2024-05-01".into(), "H#23".into()));
+        assert_eq!(day_rollup_key(h.day), ("R#2024".into(), "D#05-01".into()));
         assert_eq!(generation_sort(&h), "05-01T23");
     }
 

@@ -61,7 +61,10 @@ impl<S: EventStore> DynamoCostModel<S> {
     fn batch_get(&self, asked: usize, sizes: Vec<u64>) {
         let requests = asked.div_ceil(100).max(1);
         let misses = asked.saturating_sub(sizes.len());
-        for (i, chunk) in sizes.chunks(sizes.len().div_ceil(requests).max(1)).enumerate() {
+        for (i, chunk) in sizes
+            .chunks(sizes.len().div_ceil(requests).max(1))
+            .enumerate()
+        {
             let missed = if i == 0 { misses } else { 0 };
             self.meter.batch_get(chunk, missed, &[]);
         }
@@ -93,7 +96,11 @@ impl<S: EventStore> EventStore for DynamoCostModel<S> {
         self.inner.has_partitions()
     }
 
-    async fn write(&self, batch: &WriteBatch, deadline: Option<Instant>) -> Result<WriteStats, StoreError> {
+    async fn write(
+        &self,
+        batch: &WriteBatch,
+        deadline: Option<Instant>,
+    ) -> Result<WriteStats, StoreError> {
         self.inner.write(batch, deadline).await
     }
 
@@ -110,7 +117,10 @@ impl<S: EventStore> EventStore for DynamoCostModel<S> {
 
     async fn get_events(&self, event_ids: &[String]) -> Result<Vec<EventItem>, StoreError> {
         let found = self.inner.get_events(event_ids).await?;
-        self.batch_get(distinct(event_ids.iter()), found.iter().map(event_size).collect());
+        self.batch_get(
+            distinct(event_ids.iter()),
+            found.iter().map(event_size).collect(),
+        );
         Ok(found)
     }
 
@@ -146,7 +156,10 @@ impl<S: EventStore> EventStore for DynamoCostModel<S> {
 
     async fn get_items(&self, keys: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError> {
         let items = self.inner.get_items(keys).await?;
-        self.batch_get(distinct(keys.iter()), items.iter().map(stored_size).collect());
+        self.batch_get(
+            distinct(keys.iter()),
+            items.iter().map(stored_size).collect(),
+        );
         Ok(items)
     }
 

@@ -9,7 +9,10 @@
 //!   the id → the hour and the file it came from), for `/events/{id}`;
 //! - there are no per-event index entries: every event query is answered
 //!   from blocks and rollups (the store has no partitions), which is what
-//!   keeps the file a small multiple of the gzip'd logs.
+//!   keeps the file a small multiple of the gzip'd logs;
+//! - rollups, derived data that the query side rebuilds whenever they are
+//!   missing, are kept in memory only (at most a set number of bytes), not
+//!   in the file.
 //!
 //! An event whose id is already stored from another log file is not stored
 //! again. The store also remembers which log files it has ingested, so a
@@ -18,10 +21,10 @@
 
 pub mod packs;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -41,7 +44,8 @@ use packs::{Records, Summaries, hour_index};
 
 /// What this release writes; any other database is refused.
 const FORMAT: &str = "tracker-embedded-2";
-/// redb's page cache unless the caller sets one.
+/// Memory for redb's page cache and for rollups, each, unless the caller
+/// sets it.
 pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
@@ -81,6 +85,41 @@ pub struct TableSpace {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     path: PathBuf,
+    rollups: Arc<Mutex<RollupMemory>>,
+}
+
+/// The rollups kept in memory, oldest dropped first past a byte budget.
+#[derive(Default)]
+struct RollupMemory {
+    items: BTreeMap<(String, String), StoredItem>,
+    order: VecDeque<(String, String)>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl RollupMemory {
+    fn put(&mut self, item: StoredItem) {
+        let key = (item.partition.clone(), item.sort.clone());
+        self.bytes += item.value.len();
+        if let Some(old) = self.items.insert(key.clone(), item) {
+            self.bytes -= old.value.len();
+        } else {
+            self.order.push_back(key);
+        }
+        while self.bytes > self.budget {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(old) = self.items.remove(&oldest) {
+                self.bytes -= old.value.len();
+            }
+        }
+    }
+}
+
+/// Whether a partition holds rollups (kept in memory).
+fn is_rollup(partition: &str) -> bool {
+    partition.starts_with("R#")
 }
 
 /// A 64-bit hash of an event id (the id index's key).
@@ -101,8 +140,8 @@ impl EmbeddedStore {
         EmbeddedStore::open_with_cache(path, DEFAULT_CACHE_BYTES)
     }
 
-    /// Opens (or creates) the database at `path`, caching at most
-    /// `cache_bytes` of its pages in memory.
+    /// Opens (or creates) the database at `path`, keeping at most
+    /// `cache_bytes` of its pages, and as much of rollups, in memory.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<EmbeddedStore, StoreError> {
         let failed = |message: String| StoreError::Permanent {
             operation: "open",
@@ -120,6 +159,10 @@ impl EmbeddedStore {
         let store = EmbeddedStore {
             db: Arc::new(db),
             path: path.to_owned(),
+            rollups: Arc::new(Mutex::new(RollupMemory {
+                budget: cache_bytes,
+                ..RollupMemory::default()
+            })),
         };
         store.check_format().map_err(failed)?;
         Ok(store)
@@ -313,7 +356,10 @@ impl EmbeddedStore {
 
     /// The blocks of one hour, decoded from its pack.
     fn summaries(&self, txn: &impl HourTables, hour: u32) -> Result<Summaries, StoreError> {
-        match txn.summaries(hour).map_err(|e| self.error("read blocks", e))? {
+        match txn
+            .summaries(hour)
+            .map_err(|e| self.error("read blocks", e))?
+        {
             Some(bytes) => packs::decode(&bytes, false)
                 .map_err(|e| self.corrupt(format!("summaries of hour {hour}"), e)),
             None => Ok(Summaries::default()),
@@ -321,7 +367,10 @@ impl EmbeddedStore {
     }
 
     fn records(&self, txn: &impl HourTables, hour: u32) -> Result<Records, StoreError> {
-        match txn.records(hour).map_err(|e| self.error("read records", e))? {
+        match txn
+            .records(hour)
+            .map_err(|e| self.error("read records", e))?
+        {
             Some(bytes) => packs::decode(&bytes, true)
                 .map_err(|e| self.corrupt(format!("records of hour {hour}"), e)),
             None => Ok(Records::default()),
@@ -339,7 +388,10 @@ impl EmbeddedStore {
                 None => timeless.extend(write.events.iter()),
             }
         }
-        let txn = self.db.begin_write().map_err(|e| self.error("write", e.into()))?;
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(|e| self.error("write", e.into()))?;
         let body = || -> Result<(), StoreError> {
             let failed = |e: redb::StorageError| self.error("write", e.into());
             let table_failed = |e: redb::TableError| self.error("write", e.into());
@@ -387,7 +439,9 @@ impl EmbeddedStore {
                     let mut texts = Vec::with_capacity(order.len());
                     for position in order {
                         let event = kept[position];
-                        let text = event.record_json().map_err(|e| self.corrupt(event.event_id.clone(), e))?;
+                        let text = event
+                            .record_json()
+                            .map_err(|e| self.corrupt(event.event_id.clone(), e))?;
                         texts.push(text);
                         let present = ids
                             .insert(id_hash(&event.event_id), (index, source))
@@ -407,7 +461,10 @@ impl EmbeddedStore {
             let mut timeless_table = txn.open_table(TIMELESS).map_err(table_failed)?;
             for event in timeless {
                 let existed = timeless_table
-                    .insert(event.event_id.as_str(), event.record.compressed().as_slice())
+                    .insert(
+                        event.event_id.as_str(),
+                        event.record.compressed().as_slice(),
+                    )
                     .map_err(failed)?
                     .is_some();
                 added += u64::from(!existed);
@@ -454,10 +511,16 @@ impl EmbeddedStore {
         };
         // Sort keys start with the hour (`HH#…`).
         let hour_of = |key: &str, default: u8| -> u8 {
-            key.get(..2).and_then(|h| h.parse().ok()).unwrap_or(default).min(23)
+            key.get(..2)
+                .and_then(|h| h.parse().ok())
+                .unwrap_or(default)
+                .min(23)
         };
         let (first_hour, last_hour) = (hour_of(&range.start, 0), hour_of(&range.end, 23));
-        let txn = self.db.begin_read().map_err(|e| self.error("read blocks", e.into()))?;
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.error("read blocks", e.into()))?;
         let tables = ReadTables::open(&txn).map_err(|e| self.error("read blocks", e))?;
         let mut found = Vec::new();
         for hour in first_hour..=last_hour {
@@ -479,7 +542,10 @@ impl EmbeddedStore {
 
     /// Events by id, each with its record (read from its hour's packs).
     fn events_blocking(&self, event_ids: &[String]) -> Result<Vec<EventItem>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.error("get events", e.into()))?;
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| self.error("get events", e.into()))?;
         let failed = |e: redb::StorageError| self.error("get events", e.into());
         let tables = ReadTables::open(&txn).map_err(|e| self.error("get events", e))?;
         let ids = txn
@@ -492,7 +558,9 @@ impl EmbeddedStore {
         let mut found = Vec::new();
         for id in event_ids {
             if let Some(bytes) = timeless.get(id.as_str()).map_err(failed)? {
-                found.push(timeless_event(id, bytes.value()).map_err(|e| self.corrupt(id.clone(), e))?);
+                found.push(
+                    timeless_event(id, bytes.value()).map_err(|e| self.corrupt(id.clone(), e))?,
+                );
                 continue;
             }
             for entry in ids.get(id_hash(id)).map_err(failed)? {
@@ -517,7 +585,9 @@ impl EmbeddedStore {
                         .as_ref()
                         .and_then(|r| r.blocks.get(sort))
                         .and_then(|texts| texts.get(row))
-                        .ok_or_else(|| self.corrupt(format!("block {sort}"), "a record is missing"))?;
+                        .ok_or_else(|| {
+                            self.corrupt(format!("block {sort}"), "a record is missing")
+                        })?;
                     let mut event = block.event(row);
                     event.record = StoredRecord::Text(text.clone());
                     found.push(event);
@@ -530,7 +600,8 @@ impl EmbeddedStore {
 
 /// An event without a usable time, rebuilt from its record.
 fn timeless_event(id: &str, compressed: &[u8]) -> Result<EventItem, String> {
-    let text = String::from_utf8(crate::event::decompress(compressed)?).map_err(|e| e.to_string())?;
+    let text =
+        String::from_utf8(crate::event::decompress(compressed)?).map_err(|e| e.to_string())?;
     let raw = serde_json::value::RawValue::from_string(text).map_err(|e| e.to_string())?;
     let record = crate::cloudtrail::Record::from_raw(&raw).map_err(|e| e.to_string())?;
     let mut event = EventItem::from_record(record, 0);
@@ -608,7 +679,11 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn get_event(&self, event_id: &str) -> Result<Option<EventItem>, StoreError> {
-        Ok(self.get_events(&[event_id.to_owned()]).await?.into_iter().next())
+        Ok(self
+            .get_events(&[event_id.to_owned()])
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn get_events(&self, event_ids: &[String]) -> Result<Vec<EventItem>, StoreError> {
@@ -651,6 +726,12 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn read_items(&self, range: &ItemRange) -> Result<Vec<StoredItem>, StoreError> {
+        if is_rollup(&range.partition) {
+            let memory = self.rollups.lock().unwrap_or_else(|p| p.into_inner());
+            let bounds = (range.partition.clone(), range.start.clone())
+                ..=(range.partition.clone(), range.end.clone());
+            return Ok(memory.items.range(bounds).map(|(_, i)| i.clone()).collect());
+        }
         if range.partition.starts_with("B#") {
             let range = range.clone();
             return self
@@ -671,9 +752,18 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn get_items(&self, keys: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError> {
+        let (rollups, keys): (Vec<&(String, String)>, Vec<&(String, String)>) =
+            keys.iter().partition(|(p, _)| is_rollup(p));
         let (blocks, others): (Vec<&(String, String)>, Vec<&(String, String)>) =
-            keys.iter().partition(|(p, _)| p.starts_with("B#"));
-        let mut found = self.read("get items", |txn| {
+            keys.into_iter().partition(|(p, _)| p.starts_with("B#"));
+        let mut found: Vec<StoredItem> = {
+            let memory = self.rollups.lock().unwrap_or_else(|p| p.into_inner());
+            rollups
+                .into_iter()
+                .filter_map(|key| memory.items.get(key).cloned())
+                .collect()
+        };
+        found.extend(self.read("get items", |txn| {
             let table = txn.open_table(ITEMS)?;
             let mut found = Vec::with_capacity(others.len());
             for (partition, sort) in others {
@@ -682,11 +772,14 @@ impl EventStore for EmbeddedStore {
                 }
             }
             Ok(found)
-        })?;
+        })?);
         if !blocks.is_empty() {
             let mut by_hour: HashMap<u32, BTreeSet<(String, String)>> = HashMap::new();
             for (partition, sort) in blocks {
-                if let Some(BlockKey { hour: Some(hour), .. }) = BlockKey::parse(partition, sort) {
+                if let Some(BlockKey {
+                    hour: Some(hour), ..
+                }) = BlockKey::parse(partition, sort)
+                {
                     by_hour
                         .entry(hour_index(&hour))
                         .or_default()
@@ -696,8 +789,12 @@ impl EventStore for EmbeddedStore {
             let store = self.clone();
             let blocks = self
                 .off_thread("get blocks", move |_| {
-                    let txn = store.db.begin_read().map_err(|e| store.error("get blocks", e.into()))?;
-                    let tables = ReadTables::open(&txn).map_err(|e| store.error("get blocks", e))?;
+                    let txn = store
+                        .db
+                        .begin_read()
+                        .map_err(|e| store.error("get blocks", e.into()))?;
+                    let tables =
+                        ReadTables::open(&txn).map_err(|e| store.error("get blocks", e))?;
                     let mut found = Vec::new();
                     for (hour, wanted) in by_hour {
                         let mut summaries = store.summaries(&tables, hour)?;
@@ -722,8 +819,15 @@ impl EventStore for EmbeddedStore {
     }
 
     async fn put_items(&self, items: &[StoredItem]) -> Result<WriteStats, StoreError> {
-        let items = items.to_vec();
-        let count = items.len() as u64;
+        let (rollups, items): (Vec<StoredItem>, Vec<StoredItem>) =
+            items.iter().cloned().partition(|i| is_rollup(&i.partition));
+        let count = (rollups.len() + items.len()) as u64;
+        {
+            let mut memory = self.rollups.lock().unwrap_or_else(|p| p.into_inner());
+            for item in rollups {
+                memory.put(item);
+            }
+        }
         self.off_thread("put items", move |store| {
             store
                 .write(|txn| {
@@ -763,6 +867,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rollups_in_memory_stay_within_their_budget() {
+        let mut memory = RollupMemory {
+            budget: 250,
+            ..RollupMemory::default()
+        };
+        for i in 0..10 {
+            memory.put(StoredItem {
+                partition: "R#2024".into(),
+                sort: format!("D#{i:02}"),
+                version: 1,
+                value: vec![0; 100],
+                expires_at: None,
+            });
+        }
+        assert_eq!(memory.items.len(), 2, "the oldest are dropped");
+        assert!(memory.bytes <= 250);
+        assert!(memory.items.contains_key(&("R#2024".into(), "D#09".into())));
+    }
+
+    #[test]
     fn an_older_database_is_refused_with_how_to_rebuild_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
@@ -773,7 +897,10 @@ mod tests {
                 .unwrap();
             txn.commit().unwrap();
         }
-        let error = EmbeddedStore::open(&path).err().expect("refused").to_string();
+        let error = EmbeddedStore::open(&path)
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(error.contains("older release"), "{error}");
         assert!(error.contains("tracker serve --logs"), "{error}");
         let fresh = dir.path().join("new.db");

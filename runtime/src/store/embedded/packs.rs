@@ -53,7 +53,10 @@ pub fn encode<T: Serialize>(pack: &T, with_dictionary: bool) -> Vec<u8> {
     }
 }
 
-pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], with_dictionary: bool) -> Result<T, CorruptPack> {
+pub fn decode<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+    with_dictionary: bool,
+) -> Result<T, CorruptPack> {
     let raw = if with_dictionary {
         crate::event::decompress_at_most(bytes, MAX_DECODED).map_err(CorruptPack)?
     } else {
