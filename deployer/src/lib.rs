@@ -1,10 +1,12 @@
 //! tracker's deployer: what runs on an operator's machine — the settings
 //! file, and (in later modules) the CloudFormation template, the stack, the
-//! S3 trigger, backfill and teardown.
+//! S3 trigger, backfill and teardown; and the command-line client of the
+//! query API with `tracker ui` ([`client`]).
 
 pub mod apikey;
 pub mod artifacts;
 pub mod backfill;
+pub mod client;
 pub mod clients;
 pub mod console;
 pub mod deploy;
