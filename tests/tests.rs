@@ -5,13 +5,16 @@
 //! - `ingest`: bad input is reported and loses nothing else; redelivery and
 //!   retries change no count;
 //! - `api`: routes match `swagger.yaml`, bad requests are 4xx JSON, the
-//!   Lambda host (API Gateway proxy events) serves the same router.
+//!   Lambda host (API Gateway proxy events) serves the same router;
+//! - `dashboard`: the dashboard in a real browser (chromium + Playwright);
+//! - `client`: the command-line client and `tracker ui`.
 //!
 //! Needs a moto server (see `support::moto_endpoint`); the README's test
 //! command starts one.
 
 mod api;
 mod backfill;
+mod dashboard;
 mod deploy;
 mod facts;
 mod fuzz_regressions;

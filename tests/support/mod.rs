@@ -3,6 +3,7 @@
 //! and a helper to call the router like a client would.
 
 pub mod corpus;
+pub mod served;
 
 use std::net::TcpStream;
 use std::path::PathBuf;
