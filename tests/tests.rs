@@ -14,6 +14,7 @@
 
 mod api;
 mod backfill;
+mod client;
 mod dashboard;
 mod deploy;
 mod facts;

@@ -124,6 +124,9 @@ pub struct EventsArgs {
     /// Print at most N events (pages are fetched as needed) [default: all].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
+    /// Events per request (the API's `limit`, 1-10000) [default: 1000, or --limit if smaller].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10000))]
+    pub page_size: Option<u64>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -234,7 +237,8 @@ pub async fn events(settings: &Settings, args: &EventsArgs) -> anyhow::Result<()
         return Ok(out.finish()?);
     }
     let limit = args.limit.unwrap_or(u64::MAX);
-    params.push(("limit".into(), limit.min(1000).to_string()));
+    let page_size = args.page_size.unwrap_or(1000).min(limit);
+    params.push(("limit".into(), page_size.to_string()));
     let format = args.output.format();
     let mut next = Some(with_query(&path, &params));
     let mut shown: u64 = 0;
