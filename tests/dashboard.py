@@ -5,6 +5,7 @@ and passes the numbers it computed itself from the example files (--facts).
 Checks, as a person would see them:
 
 - the overview's tiles and top lists show the API's numbers and the files';
+  a range without events says so and offers a longer one;
 - a principal's page (reached by clicking it), its tiles and events;
 - search with two filters from the form, paging forward and back, and the
   full record of a clicked event (equal to /events/{id});
@@ -79,6 +80,14 @@ def watch(page, errors, allowed=()):
     page.on("pageerror", lambda error: errors.append(f"uncaught error on {page.url}: {error}"))
 
 
+def navigate(page, action):
+    """Runs an action that changes the page's route, and waits until the new
+    route has finished loading (not the old one's `ready`)."""
+    page.evaluate("document.body.dataset.state = 'stale'")
+    action()
+    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+
+
 def tiles(page):
     return {
         tile.get_attribute("id")[len("tile-"):]: number(tile.locator(".tile-value").inner_text())
@@ -120,15 +129,26 @@ def overview(page, args, facts):
     days = api(args.url, "/stats/daily", window)["days"]
     check(sum(d["count"] for d in days) == facts["tiles"]["events"], "the daily counts add up to the events")
     check(page.locator("#daily svg rect.bar").count() > 0, "the chart has bars")
+    # A range without events says so, with a way out.
+    page.goto(f"{args.url}/#/?from=2001-01-01&to=2001-01-31")
+    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+    empty = page.locator("#empty")
+    check(empty.is_visible() and "No events in this range" in empty.inner_text(), "an empty range says so")
+    check(tiles(page)["events"] == 0, "an empty range shows 0 events")
+    navigate(page, lambda: empty.locator("a", has_text="Everything since").click())
+    check("from=2000-01-01" in page.url, f"the hint's link sets the range: {page.url}")
+    check(tiles(page)["events"] == facts["tiles"]["events"], "the hint's link shows everything")
+    page.goto(f"{args.url}/#/?from={facts['from']}&to={facts['to']}")
+    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
 
 
 def principal(page, args, facts):
     name = facts["principal"]
-    page.locator('section[data-list="principal"] a', has_text=name).first.click()
-    page.wait_for_function(
-        "name => decodeURIComponent(location.hash).startsWith('#/principal/' + name)", arg=name
+    navigate(page, lambda: page.locator('section[data-list="principal"] a', has_text=name).first.click())
+    check(
+        page.evaluate("decodeURIComponent(location.hash)").startswith(f"#/principal/{name}"),
+        f"the principal's page: {page.url}",
     )
-    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
     check(name in page.locator("h1").inner_text(), f"the principal page is titled with {name}")
     shown = tiles(page)
     check(shown.get("events") == facts["principal_events"], f"{name}: events tile {shown} != {facts['principal_events']}")
@@ -140,13 +160,10 @@ def principal(page, args, facts):
 
 def search(page, args, facts):
     wanted = facts["search"]
-    page.locator("nav a", has_text="Search").click()
-    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+    navigate(page, lambda: page.locator("nav a", has_text="Search").click())
     page.fill("#f-eventSource", wanted["eventSource"])
     page.select_option("#f-readOnly", wanted["readOnly"])
-    page.click("form.search-form button[type=submit]")
-    page.wait_for_function("() => location.hash.includes('eventSource=')")
-    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+    navigate(page, lambda: page.click("form.search-form button[type=submit]"))
     check("readOnly=" + wanted["readOnly"] in page.url, f"the filters are in the URL: {page.url}")
     summary = page.locator("#events p.muted").first
     total = wanted["count"]
@@ -190,8 +207,7 @@ def keyed(playwright, args, facts, errors):
     page.wait_for_selector(".panel.key h2:has-text('refused')", timeout=TIMEOUT_MS)
     check("Check it and enter it again" in page.locator(".panel.key").inner_text(), "a wrong key says so and asks again")
     page.fill("#api-key", args.key)
-    page.click(".key-form button")
-    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+    navigate(page, lambda: page.click(".key-form button"))
     check(tiles(page).get("events") == facts["tiles"]["events"], "with the right key, the overview shows the events")
     page.reload()
     page.wait_for_selector(READY, timeout=TIMEOUT_MS)
@@ -213,7 +229,11 @@ def screenshots(playwright, args, facts):
     context = launch(playwright)
     page = context.new_page()
     shots = facts["screenshots"]
-    for name, route in [("overview", "#/"), ("principal", f"#/principal/{urllib.parse.quote(facts['principal'])}")]:
+    for name, route, height in [
+        ("overview", "#/", 1100),
+        ("principal", f"#/principal/{urllib.parse.quote(facts['principal'])}", 1500),
+    ]:
+        page.set_viewport_size({"width": 1280, "height": height})
         page.goto(f"{args.url}/{route}?from={shots['from']}&to={shots['to']}")
         page.wait_for_selector(READY, timeout=TIMEOUT_MS)
         page.mouse.move(0, 0)

@@ -353,7 +353,7 @@
     }
     series.buckets.forEach((b, i) => {
       if (!b.count) return;
-      const barH = Math.max(1, (b.count / max) * plotH);
+      const barH = Math.max(2, (b.count / max) * plotH);
       const rect = svg('rect', { x: left + i * step + gap / 2, y: top + plotH - barH, width: Math.max(1, step - gap), height: barH, class: 'bar' },
         svg('title', {}, `${b.label}: ${number.format(b.count)} events`));
       chart.append(rect);
