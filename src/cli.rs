@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracker_deployer::Settings;
+use tracker_deployer::client;
 
 /// Who did what in an AWS account: CloudTrail logs → DynamoDB → a REST API.
 #[derive(Debug, Parser)]
@@ -53,6 +54,27 @@ enum Command {
     /// ingested and unchanged are skipped), then the same API as the query
     /// Lambda is served over HTTP.
     Serve(ServeArgs),
+    /// Events from the deployed API (or --url, or a local --db), as a table or JSON.
+    ///
+    /// Every lookup of the API is a flag; --since 7d or --from/--to set the
+    /// window (default: the last 7 days). Pages are fetched as needed.
+    Events(client::EventsArgs),
+    /// Counts by principal, service, event name, error code, source IP, … (/stats).
+    Stats(client::StatsArgs),
+    /// Events per day (/stats/daily), optionally split by a key.
+    Daily(client::DailyArgs),
+    /// The principals seen (/users).
+    Users(client::ListArgs),
+    /// The services seen (/services).
+    Services(client::ListArgs),
+    /// One event's full record, secrets redacted (/events/{eventID}).
+    Event(client::EventArgs),
+    /// The dashboard on this machine for the deployed API.
+    ///
+    /// Serves the same page as the API on 127.0.0.1 and forwards its calls
+    /// to the deployed API, signed with your AWS credentials when it was
+    /// deployed with api.auth = "iam" (browsers cannot sign), or with its key.
+    Ui(client::UiArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,7 +122,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .block_on(tracker_deployer::teardown(&settings, &args))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Events(args) => block_on(client::events(&settings, &args)),
+        Command::Stats(args) => block_on(client::stats(&settings, &args)),
+        Command::Daily(args) => block_on(client::daily(&settings, &args)),
+        Command::Users(args) => block_on(client::list(&settings, &args, "/users")),
+        Command::Services(args) => block_on(client::list(&settings, &args, "/services")),
+        Command::Event(args) => block_on(client::event(&settings, &args)),
+        Command::Ui(args) => block_on(client::ui::run(&settings, &args)),
     }
+}
+
+/// Runs a client command to its end.
+fn block_on(
+    command: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Runtime::new()?.block_on(command)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn backfill(

@@ -2,7 +2,7 @@
 //!
 //! One binary, two lives. Started by AWS Lambda with `TRACKER_HANDLER` set,
 //! it is the ingest or the query function; otherwise it is the command line
-//! (`deploy`, `backfill`, `teardown`, `serve`).
+//! (`deploy`, `backfill`, `teardown`, `serve`, the query client and `ui`).
 
 mod cli;
 

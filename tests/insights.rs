@@ -132,7 +132,7 @@ pub async fn bad_requests_name_the_parameter(app: &Router) {
 
 /// What the test computes from the files: one record's attributes as the
 /// API names them (an empty string is absent).
-fn attribute_values(record: &Value, name: &str) -> Vec<String> {
+pub(crate) fn attribute_values(record: &Value, name: &str) -> Vec<String> {
     let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
     let identity = &record["userIdentity"];
     match name {

@@ -67,6 +67,28 @@ async fn with_a_key_requests_without_it_are_refused_with_json() {
     let store = EmbeddedStore::open(&dir.path().join("t.db")).expect("open");
     let key = "a-key-that-is-long-enough-123";
     let app = protected_router(ApiState::new(Arc::new(store)), Some(key.into()));
+    // The dashboard's page and assets load without the key (the page asks
+    // for it); every data route needs it.
+    for page in ["/", "/ui/app.js", "/ui/style.css"] {
+        let response = app
+            .clone()
+            .oneshot(Request::get(page).body(Body::empty()).expect("request"))
+            .await
+            .expect("router");
+        assert_eq!(response.status(), 200, "{page} without a key");
+    }
+    for route in tracker_runtime::api::ROUTES {
+        let uri = route
+            .replace("{user}", "a")
+            .replace("{service}", "ec2")
+            .replace("{eventID}", "e");
+        let response = app
+            .clone()
+            .oneshot(Request::get(&uri).body(Body::empty()).expect("request"))
+            .await
+            .expect("router");
+        assert_eq!(response.status(), 403, "{uri} without a key");
+    }
     for (header, expected) in [(None, 403), (Some("wrong-key"), 403), (Some(key), 200)] {
         let mut request = Request::get("/users");
         if let Some(value) = header {

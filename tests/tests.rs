@@ -1,20 +1,28 @@
 //! tracker's integration tests, one binary (as ripgrep does):
 //!
-//! - `facts`: the shared sample corpus, ingested through the S3 handler into
-//!   moto's S3 and DynamoDB, answers every query of `FACTS.json`;
+//! - `facts`: the shared sample corpus, ingested through the S3 handler from
+//!   moto's S3 into the DynamoDB emulator (and, for the embedded store,
+//!   from its folder), answers every query of `FACTS.json`;
+//! - `insights`: lookups and statistics against `INSIGHT-FACTS.json` and
+//!   random combinations checked against the files, on both stores;
 //! - `ingest`: bad input is reported and loses nothing else; redelivery and
 //!   retries change no count;
 //! - `api`: routes match `swagger.yaml`, bad requests are 4xx JSON, the
 //!   Lambda host (API Gateway proxy events) serves the same router;
 //! - `deploy` (a folder, one file per concern): deploy, teardown and the
 //!   replay of failed ingests against moto and mocks, and the built binary
-//!   deploying itself, running as both functions, and tearing down.
+//!   deploying itself, running as both functions, and tearing down;
+//! - `dashboard`: the dashboard in a real browser (chromium + Playwright);
+//! - `client`: the command-line client and `tracker ui`.
 //!
-//! Needs a moto server (see `support::moto_endpoint`); the README's test
-//! command starts one.
+//! Needs a moto server (see `support::moto_endpoint`) and a DynamoDB
+//! emulator (`support::dynamodb_endpoint`); the README's test command starts
+//! both.
 
 mod api;
 mod backfill;
+mod client;
+mod dashboard;
 mod deploy;
 mod facts;
 mod fuzz_regressions;

@@ -1,10 +1,12 @@
 //! tracker's deployer: what runs on an operator's machine — the settings
 //! file, the CloudFormation templates and stacks, the trigger on the trail
-//! bucket, deploy, backfill and teardown, and the IAM policy they need.
+//! bucket, deploy, backfill and teardown, and the IAM policy they need; and
+//! the command-line client of the query API with `tracker ui` ([`client`]).
 
 pub mod apikey;
 pub mod artifacts;
 pub mod backfill;
+pub mod client;
 pub mod clients;
 pub mod console;
 pub mod deploy;

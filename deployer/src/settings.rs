@@ -160,6 +160,24 @@ pub enum AuthMode {
     None,
 }
 
+impl AuthMode {
+    /// The name used in the settings file (and the stack's `ApiAuth` output).
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMode::ApiKey => "api_key",
+            AuthMode::Iam => "iam",
+            AuthMode::None => "none",
+        }
+    }
+
+    /// The mode of a [`AuthMode::name`].
+    pub fn from_name(name: &str) -> Option<AuthMode> {
+        [AuthMode::ApiKey, AuthMode::Iam, AuthMode::None]
+            .into_iter()
+            .find(|mode| mode.name() == name)
+    }
+}
+
 /// `[api]`: the API Gateway REST API.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]

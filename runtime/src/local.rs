@@ -1,7 +1,9 @@
 //! Local mode (`tracker serve`): CloudTrail logs in folders are ingested into
 //! the embedded store through the Lambda's pipeline, then the very same router
 //! is served over plain HTTP. Loopback by default; any other address needs
-//! an API key, checked exactly as API Gateway does (header `x-api-key`).
+//! an API key, checked exactly as API Gateway does (header `x-api-key`) on
+//! every data route; the dashboard's page and assets load without it (the
+//! page asks for the key).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +55,9 @@ pub fn protected_router(state: ApiState, api_key: Option<String>) -> Router {
 }
 
 async fn require_api_key(State(key): State<Arc<str>>, request: Request, next: Next) -> Response {
+    if api::dashboard::is_page_path(request.uri().path()) {
+        return next.run(request).await;
+    }
     let given = request.headers().get("x-api-key").map(|v| v.as_bytes());
     match given {
         Some(given) if constant_time_eq(given, key.as_bytes()) => next.run(request).await,
@@ -146,6 +151,7 @@ async fn print_welcome(
         "tracker is serving {events} events from {} at {base}",
         store.path().display()
     );
+    println!("dashboard: {base}/  (open it in a browser)");
     println!("try:");
     println!("  curl{header} '{base}/users'");
     println!(

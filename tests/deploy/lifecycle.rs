@@ -280,7 +280,9 @@ async fn deploy_redeploy_update_teardown() {
     );
 
     // The API: {proxy+} and the root, ANY → AWS_PROXY to the query function,
-    // API key required; a deployment serving the stage; key and usage plan.
+    // API key required on the data routes, not on the dashboard's page (`/`)
+    // and assets (`GET /ui/{proxy+}`); a deployment serving the stage; key
+    // and usage plan.
     let resources = apigw
         .get_resources()
         .rest_api_id(&first.api_id)
@@ -290,21 +292,32 @@ async fn deploy_redeploy_update_teardown() {
         .expect("get resources");
     let mut paths: Vec<&str> = resources.items().iter().filter_map(|r| r.path()).collect();
     paths.sort();
-    assert_eq!(paths, ["/", "/{proxy+}"]);
+    assert_eq!(paths, ["/", "/ui", "/ui/{proxy+}", "/{proxy+}"]);
     let query_arn = format!(
         "arn:aws:lambda:us-east-1:{ACCOUNT}:function:{}",
         names.query_function
     );
     for resource in resources.items() {
+        let (http_method, key_required) = match resource.path() {
+            Some("/ui") => continue,
+            Some("/ui/{proxy+}") => ("GET", false),
+            Some("/") => ("ANY", false),
+            _ => ("ANY", true),
+        };
         let method = apigw
             .get_method()
             .rest_api_id(&first.api_id)
             .resource_id(resource.id().unwrap_or_default())
-            .http_method("ANY")
+            .http_method(http_method)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("ANY on {:?}: {e:?}", resource.path()));
-        assert_eq!(method.api_key_required(), Some(true));
+            .unwrap_or_else(|e| panic!("{http_method} on {:?}: {e:?}", resource.path()));
+        assert_eq!(
+            method.api_key_required(),
+            Some(key_required),
+            "{:?}",
+            resource.path()
+        );
         assert_eq!(method.authorization_type(), Some("NONE"));
         let integration = method.method_integration().expect("integration");
         assert_eq!(integration.r#type().map(|t| t.as_str()), Some("AWS_PROXY"));
@@ -689,11 +702,16 @@ async fn iam_auth_existing_bucket_and_refusals() {
         .await
         .expect("resources");
     for resource in resources.items() {
+        let http_method = match resource.path() {
+            Some("/ui") => continue,
+            Some("/ui/{proxy+}") => "GET",
+            _ => "ANY",
+        };
         let method = apigw
             .get_method()
             .rest_api_id(&deployed.api_id)
             .resource_id(resource.id().unwrap_or_default())
-            .http_method("ANY")
+            .http_method(http_method)
             .send()
             .await
             .expect("method");

@@ -74,18 +74,24 @@ pub fn sample_files() -> Vec<(String, PathBuf)> {
 /// reader (plain flate2 + serde_json), for tests that compute their own
 /// expectations.
 pub fn sample_records() -> Vec<Value> {
+    records_under(&sample_dir())
+}
+
+/// Every record of the CloudTrail log files under `dir` (digests skipped),
+/// read with plain flate2 + serde_json.
+pub fn records_under(dir: &Path) -> Vec<Value> {
     use std::io::Read;
     let mut records = Vec::new();
-    for (rel, path) in sample_files() {
-        if !rel.split('/').any(|s| s == "CloudTrail") {
+    for (rel, path) in files_under(dir) {
+        if !rel.starts_with("AWSLogs/") || !rel.split('/').any(|s| s == "CloudTrail") {
             continue;
         }
         let mut text = String::new();
-        let file = std::fs::File::open(&path).expect("open a sample file");
+        let file = std::fs::File::open(&path).expect("open a log file");
         flate2::read::MultiGzDecoder::new(file)
             .read_to_string(&mut text)
-            .expect("gunzip a sample file");
-        let doc: Value = serde_json::from_str(&text).expect("a sample file is JSON");
+            .expect("gunzip a log file");
+        let doc: Value = serde_json::from_str(&text).expect("a log file is JSON");
         records.extend(doc["Records"].as_array().cloned().unwrap_or_default());
     }
     records

@@ -4,6 +4,7 @@
 
 pub mod corpus;
 pub mod lambda_runtime;
+pub mod served;
 
 use std::net::TcpStream;
 use std::path::PathBuf;

@@ -47,6 +47,10 @@ pub mod ids {
     pub const API_PROXY_RESOURCE: &str = "ApiProxyResource";
     pub const API_ROOT_METHOD: &str = "ApiRootMethod";
     pub const API_PROXY_METHOD: &str = "ApiProxyMethod";
+    /// `/ui` and `/ui/{proxy+}`: the dashboard's assets (the page is `/`).
+    pub const API_UI_RESOURCE: &str = "ApiUiResource";
+    pub const API_UI_PROXY_RESOURCE: &str = "ApiUiProxyResource";
+    pub const API_UI_METHOD: &str = "ApiUiMethod";
     /// The deployment's id ends in a hash of the API's definition: a changed
     /// method gets a new deployment (API Gateway serves a stage from a
     /// deployment snapshot, so an update in place would not be served).
@@ -65,6 +69,8 @@ pub mod outputs {
     pub const API_ID: &str = "ApiId";
     pub const API_URL: &str = "ApiUrl";
     pub const STAGE: &str = "Stage";
+    /// `api_key`, `iam` or `none`: how clients (`tracker events`, `tracker ui`) must call the API.
+    pub const API_AUTH: &str = "ApiAuth";
     pub const INGEST_FUNCTION: &str = "IngestFunctionName";
     pub const INGEST_FUNCTION_ARN: &str = "IngestFunctionArn";
     pub const QUERY_FUNCTION: &str = "QueryFunctionName";
@@ -238,7 +244,7 @@ pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> 
         deployment_id,
         json!({
             "Type": "AWS::ApiGateway::Deployment",
-            "DependsOn": [ids::API_ROOT_METHOD, ids::API_PROXY_METHOD],
+            "DependsOn": [ids::API_ROOT_METHOD, ids::API_PROXY_METHOD, ids::API_UI_METHOD],
             "Properties": {
                 "RestApiId": {"Ref": ids::API},
                 "StageName": settings.api.stage,
@@ -275,6 +281,7 @@ pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> 
                 ids::API, settings.api.stage
             )}},
             outputs::STAGE: {"Value": settings.api.stage},
+            outputs::API_AUTH: {"Value": settings.api.auth.name()},
             outputs::INGEST_FUNCTION: {"Value": {"Ref": ids::INGEST_FUNCTION}},
             outputs::INGEST_FUNCTION_ARN: {"Value": {"Fn::GetAtt": [ids::INGEST_FUNCTION, "Arn"]}},
             outputs::QUERY_FUNCTION: {"Value": {"Ref": ids::QUERY_FUNCTION}},
@@ -436,21 +443,26 @@ fn function(settings: &Settings, names: &Names, code: &CodeLocation, spec: Funct
 /// proxied to the query function (its router answers every route). Built
 /// from resources and methods, not an inline OpenAPI `Body`, which some
 /// emulators cannot create.
+///
+/// The dashboard's page (`/`) and assets (`GET /ui/{proxy+}`) hold no data,
+/// so with `api_key` they need no key (the page asks for it); the data
+/// routes under `{proxy+}` keep requiring it. With `iam` everything stays
+/// signed (browsers cannot sign: `tracker ui` serves the page locally).
 fn api_resources(settings: &Settings) -> Map<String, Value> {
     let (authorization, api_key_required) = match settings.api.auth {
         AuthMode::ApiKey => ("NONE", true),
         AuthMode::Iam => ("AWS_IAM", false),
         AuthMode::None => ("NONE", false),
     };
-    let method = |resource: Value| {
+    let method = |resource: Value, http_method: &str, page: bool| {
         json!({
             "Type": "AWS::ApiGateway::Method",
             "Properties": {
                 "RestApiId": {"Ref": ids::API},
                 "ResourceId": resource,
-                "HttpMethod": "ANY",
+                "HttpMethod": http_method,
                 "AuthorizationType": authorization,
-                "ApiKeyRequired": api_key_required,
+                "ApiKeyRequired": api_key_required && !page,
                 "Integration": {
                     "Type": "AWS_PROXY",
                     "IntegrationHttpMethod": "POST",
@@ -487,11 +499,41 @@ fn api_resources(settings: &Settings) -> Map<String, Value> {
     );
     api.insert(
         ids::API_ROOT_METHOD.into(),
-        method(json!({"Fn::GetAtt": [ids::API, "RootResourceId"]})),
+        method(
+            json!({"Fn::GetAtt": [ids::API, "RootResourceId"]}),
+            "ANY",
+            true,
+        ),
     );
     api.insert(
         ids::API_PROXY_METHOD.into(),
-        method(json!({"Ref": ids::API_PROXY_RESOURCE})),
+        method(json!({"Ref": ids::API_PROXY_RESOURCE}), "ANY", false),
+    );
+    api.insert(
+        ids::API_UI_RESOURCE.into(),
+        json!({
+            "Type": "AWS::ApiGateway::Resource",
+            "Properties": {
+                "RestApiId": {"Ref": ids::API},
+                "ParentId": {"Fn::GetAtt": [ids::API, "RootResourceId"]},
+                "PathPart": "ui",
+            },
+        }),
+    );
+    api.insert(
+        ids::API_UI_PROXY_RESOURCE.into(),
+        json!({
+            "Type": "AWS::ApiGateway::Resource",
+            "Properties": {
+                "RestApiId": {"Ref": ids::API},
+                "ParentId": {"Ref": ids::API_UI_RESOURCE},
+                "PathPart": "{proxy+}",
+            },
+        }),
+    );
+    api.insert(
+        ids::API_UI_METHOD.into(),
+        method(json!({"Ref": ids::API_UI_PROXY_RESOURCE}), "GET", true),
     );
     api
 }
@@ -559,6 +601,15 @@ mod tests {
         let method = |t: &Value| t["Resources"][ids::API_PROXY_METHOD]["Properties"].clone();
         assert_eq!(method(&key)["ApiKeyRequired"], true);
         assert_eq!(method(&iam)["AuthorizationType"], "AWS_IAM");
+        // The dashboard's page and assets: no key, but signed with iam.
+        for page in [ids::API_ROOT_METHOD, ids::API_UI_METHOD] {
+            let props = |t: &Value| t["Resources"][page]["Properties"].clone();
+            assert_eq!(props(&key)["ApiKeyRequired"], false, "{page}");
+            assert_eq!(props(&key)["AuthorizationType"], "NONE", "{page}");
+            assert_eq!(props(&iam)["AuthorizationType"], "AWS_IAM", "{page}");
+        }
+        assert_eq!(key["Outputs"][outputs::API_AUTH]["Value"], "api_key");
+        assert_eq!(iam["Outputs"][outputs::API_AUTH]["Value"], "iam");
         let deployment = |t: &Value| {
             resource_list(t)
                 .into_iter()

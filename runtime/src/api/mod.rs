@@ -2,9 +2,11 @@
 //! by a plain HTTP server in local mode. All routes are `GET`:
 //! `/users`, `/services`, `/parameters` (lists), `/users/{user}`,
 //! `/services/{service}`, `/scan` (events), `/events/{eventID}` (one record),
-//! `/stats` and `/stats/daily` (counts).
+//! `/stats` and `/stats/daily` (counts). The same router serves the
+//! dashboard (`/` and `/ui/…`, see [`dashboard`]).
 //! Every error is JSON `{"error": "..."}`; a bad request is a 4xx, never a 5xx.
 
+pub mod dashboard;
 mod error;
 mod link;
 
@@ -76,6 +78,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/events/{*event_id}", get(one_event))
         .route("/stats", get(stats))
         .route("/stats/daily", get(daily_stats))
+        .merge(dashboard::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
