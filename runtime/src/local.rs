@@ -79,10 +79,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Ingests the folders, then serves until Ctrl-C.
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     check_exposure(&options.listen, options.api_key.as_deref())?;
-    let store = EmbeddedStore::open(&options.db)
+    let mut store = EmbeddedStore::open(&options.db)
         .with_context(|| format!("open {}", options.db.display()))?;
     let ingestor =
         Ingestor::new(Arc::new(store.clone()), options.pipeline.clone()).with_batching(2000);
+    let mut read_any = false;
     for dir in &options.logs {
         let summary = ingest_folder(
             &ingestor,
@@ -91,8 +92,12 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         )
         .await
         .with_context(|| format!("cannot read the folder {}", dir.display()))?;
-        store.flush()?;
+        read_any |= summary.files_read > 0;
         eprint!("{}: {summary}", dir.display());
+    }
+    ingestor.close().await;
+    if read_any {
+        store = store.compact()?;
     }
     let events = store.event_count()?;
     let listener = tokio::net::TcpListener::bind(options.listen)

@@ -109,7 +109,7 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
         ),
         false => None,
     };
-    let (store, target) = open_target(settings, args, sdk.as_ref()).await?;
+    let (store, target, local) = open_target(settings, args, sdk.as_ref()).await?;
     let salt = format!(
         "|{target}|{:?}|{:?}|{}",
         args.since,
@@ -170,10 +170,15 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
         )
         .await?
     };
-    if let Some(db) = &args.db
-        && !args.dry_run
-    {
-        EmbeddedStore::open(db).and_then(|s| s.flush()).ok();
+    // Everything waiting is written; a local database then gets back the
+    // space of the pages the run freed, and is made durable (an error here
+    // fails the run: what it stored may not be on disk).
+    ingestor.close().await;
+    drop(store);
+    if let Some(local) = local {
+        local
+            .compact()
+            .context("the backfill's writes could not be made durable")?;
     }
     Ok(summary)
 }
@@ -204,19 +209,24 @@ fn window(args: &BackfillArgs) -> anyhow::Result<(Option<TimeWindow>, DeliveryDa
     Ok((window, days))
 }
 
-/// Where events go: nowhere (`--dry-run`), a local database (`--db`), or
-/// the table, which must answer before anything is read.
+/// Where events go: nowhere (`--dry-run`), a local database (`--db`, also
+/// returned to be compacted at the end), or the table, which must answer
+/// before anything is read.
 async fn open_target(
     settings: &Settings,
     args: &BackfillArgs,
     sdk: Option<&tracker_runtime::aws::SdkConfig>,
-) -> anyhow::Result<(Arc<dyn EventStore>, String)> {
+) -> anyhow::Result<(Arc<dyn EventStore>, String, Option<EmbeddedStore>)> {
     if args.dry_run {
-        return Ok((Arc::new(DryRunStore), "dry-run".into()));
+        return Ok((Arc::new(DryRunStore), "dry-run".into(), None));
     }
     if let Some(db) = &args.db {
         let store = EmbeddedStore::open(db).with_context(|| format!("open {}", db.display()))?;
-        return Ok((Arc::new(store), format!("db:{}", db.display())));
+        return Ok((
+            Arc::new(store.clone()),
+            format!("db:{}", db.display()),
+            Some(store),
+        ));
     }
     let sdk = sdk.context("AWS configuration")?;
     let store = DynamoStore::new(
@@ -233,7 +243,11 @@ async fn open_target(
                 settings.table.name
             )
         })?;
-    Ok((Arc::new(store), format!("table:{}", settings.table.name)))
+    Ok((
+        Arc::new(store),
+        format!("table:{}", settings.table.name),
+        None,
+    ))
 }
 
 /// The resume log, unless `--no-checkpoint`, `--dry-run` or

@@ -25,10 +25,10 @@ struct Job {
     done: oneshot::Sender<Result<WriteStats, StoreError>>,
 }
 
-/// A handle to the batching task; cheap to clone.
-#[derive(Clone)]
+/// A handle to the batching task.
 pub struct WriteBatcher {
     sender: mpsc::Sender<Job>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl WriteBatcher {
@@ -36,8 +36,17 @@ impl WriteBatcher {
     /// `flush_at` events are waiting, or when no more arrive for a moment.
     pub fn start(store: Arc<dyn EventStore>, flush_at: usize) -> WriteBatcher {
         let (sender, receiver) = mpsc::channel(64);
-        tokio::spawn(run(store, receiver, flush_at.max(1)));
-        WriteBatcher { sender }
+        let task = tokio::spawn(run(store, receiver, flush_at.max(1)));
+        WriteBatcher { sender, task }
+    }
+
+    /// Writes what is waiting and stops the task, which then lets go of the
+    /// store (a local database can then be compacted).
+    pub async fn close(self) {
+        drop(self.sender);
+        // The task ends once the channel is empty and closed; a panic in it
+        // has already failed the writes it was answering.
+        let _ = self.task.await;
     }
 
     /// Writes a batch (catalog entries, then blocks) together with other callers'.
@@ -272,7 +281,7 @@ mod tests {
 
     /// 200 "files" of 1 to 7 events, 16 at a time, as a backfill sends them.
     async fn write_files(store: Arc<Recorder>) -> Vec<Result<WriteStats, StoreError>> {
-        let batcher = WriteBatcher::start(store, 500);
+        let batcher = Arc::new(WriteBatcher::start(store, 500));
         let mut next_id = 0;
         let files: Vec<Vec<EventItem>> = (0..200)
             .map(|file| {
@@ -286,7 +295,7 @@ mod tests {
             .collect();
         futures::stream::iter(files.into_iter().enumerate())
             .map(|(file, events)| {
-                let batcher = batcher.clone();
+                let batcher = Arc::clone(&batcher);
                 let catalog = vec![CatalogEntry {
                     kind: CatalogKind::User,
                     value: format!("user-{}", file % 10),

@@ -113,6 +113,13 @@ impl Ingestor {
         &self.store
     }
 
+    /// Writes what the batcher still holds and lets go of the store.
+    pub async fn close(self) {
+        if let Some(batcher) = self.batcher {
+            batcher.close().await;
+        }
+    }
+
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
     }

@@ -55,10 +55,17 @@ const FILES: TableDefinition<&str, &str> = TableDefinition::new("ingested_files"
 type ItemValue<'a> = (u64, Option<i64>, &'a [u8]);
 /// Generations and rollups, by (partition, sort).
 const ITEMS: TableDefinition<(&str, &str), ItemValue> = TableDefinition::new("items");
-/// Each hour's blocks, by hour index ([`packs::Summaries`]).
-const SUMMARIES: TableDefinition<u32, &[u8]> = TableDefinition::new("summaries");
-/// Each hour's records, by hour index ([`packs::Records`]).
-const RECORDS: TableDefinition<u32, &[u8]> = TableDefinition::new("records");
+/// Each hour's packs, cut in pieces of at most [`PIECE`] bytes: (hour index,
+/// [`SUMMARIES`] or [`RECORDS`], piece number) → bytes. Small values in key
+/// order fill the B-tree's pages; one large value would get a page of its
+/// own, rounded up to a power of two.
+const PACKS: TableDefinition<(u32, u8, u16), &[u8]> = TableDefinition::new("packs");
+/// The pack of an hour's blocks ([`packs::Summaries`]).
+const SUMMARIES: u8 = 0;
+/// The pack of an hour's records ([`packs::Records`]).
+const RECORDS: u8 = 1;
+/// Largest piece of a pack.
+const PIECE: usize = 1000;
 /// Hash of an event id → (hour index, hash of its log file's identity).
 const EVENT_IDS: MultimapTableDefinition<u64, (u32, u64)> =
     MultimapTableDefinition::new("event_ids");
@@ -66,6 +73,10 @@ const EVENT_IDS: MultimapTableDefinition<u64, (u32, u64)> =
 const TIMELESS: TableDefinition<&str, &[u8]> = TableDefinition::new("timeless");
 /// The number of events stored, in `META`.
 const EVENT_COUNT: &str = "events";
+/// Writes are committed without waiting for the disk, but redb only reuses
+/// the pages a write frees once a commit is durable: every this many writes,
+/// one is, so rewritten hour packs do not grow the file for the whole run.
+const DURABLE_EVERY: u64 = 32;
 
 /// The space one table takes (see [`EmbeddedStore::space`]).
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +96,10 @@ pub struct TableSpace {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     path: PathBuf,
+    cache_bytes: usize,
     rollups: Arc<Mutex<RollupMemory>>,
+    /// Write transactions so far (every [`DURABLE_EVERY`]th is durable).
+    writes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The rollups kept in memory, oldest dropped first past a byte budget.
@@ -159,10 +173,12 @@ impl EmbeddedStore {
         let store = EmbeddedStore {
             db: Arc::new(db),
             path: path.to_owned(),
+            cache_bytes,
             rollups: Arc::new(Mutex::new(RollupMemory {
                 budget: cache_bytes,
                 ..RollupMemory::default()
             })),
+            writes: Arc::default(),
         };
         store.check_format().map_err(failed)?;
         Ok(store)
@@ -200,8 +216,7 @@ impl EmbeddedStore {
                     txn.open_table(CATALOG)?;
                     txn.open_table(FILES)?;
                     txn.open_table(ITEMS)?;
-                    txn.open_table(SUMMARIES)?;
-                    txn.open_table(RECORDS)?;
+                    txn.open_table(PACKS)?;
                     txn.open_multimap_table(EVENT_IDS)?;
                     txn.open_table(TIMELESS)?;
                     Ok(())
@@ -235,16 +250,14 @@ impl EmbeddedStore {
             add("catalog", txn.open_table(CATALOG)?.stats()?);
             add("ingested_files", txn.open_table(FILES)?.stats()?);
             add("items", txn.open_table(ITEMS)?.stats()?);
-            add("summaries", txn.open_table(SUMMARIES)?.stats()?);
-            add("records", txn.open_table(RECORDS)?.stats()?);
+            add("packs", txn.open_table(PACKS)?.stats()?);
             add("event_ids", txn.open_multimap_table(EVENT_IDS)?.stats()?);
             add("timeless", txn.open_table(TIMELESS)?.stats()?);
             let counts = [
                 txn.open_table(CATALOG)?.len()?,
                 txn.open_table(FILES)?.len()?,
                 txn.open_table(ITEMS)?.len()?,
-                txn.open_table(SUMMARIES)?.len()?,
-                txn.open_table(RECORDS)?.len()?,
+                txn.open_table(PACKS)?.len()?,
                 txn.open_multimap_table(EVENT_IDS)?.len()?,
                 txn.open_table(TIMELESS)?.len()?,
             ];
@@ -283,6 +296,89 @@ impl EmbeddedStore {
             Ok(())
         })
         .map_err(|e| self.error("record ingested file", e))
+    }
+
+    /// Makes every write durable and, when much of the file is wasted
+    /// (pages freed as hour packs were rewritten, B-tree pages left part
+    /// full by writes in random order), writes the whole database again in
+    /// key order into a new file that replaces it: full pages, nothing free.
+    /// Needs the only handle on the database: close the ingestor (and
+    /// anything else holding a clone) first.
+    pub fn compact(self) -> Result<EmbeddedStore, StoreError> {
+        self.flush()?;
+        let used: u64 = self.space()?.iter().map(|t| t.stored + t.metadata).sum();
+        let file = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        // A new database file is at least 1 MB (redb's first allocation).
+        if file <= (used + used / 4).max(1 << 20) {
+            return Ok(self);
+        }
+        self.rebuild()
+    }
+
+    /// Writes the database again, table by table in key order, into a new
+    /// file that then replaces this one.
+    fn rebuild(self) -> Result<EmbeddedStore, StoreError> {
+        let describe = self.describe();
+        let failed = |message: String| StoreError::Permanent {
+            operation: "compact",
+            store: describe.clone(),
+            message,
+        };
+        let EmbeddedStore {
+            db,
+            path,
+            cache_bytes,
+            rollups,
+            writes,
+        } = self;
+        let db = Arc::try_unwrap(db)
+            .map_err(|_| failed("the database is still in use (close the ingest first)".into()))?;
+        let mut name = path.file_name().unwrap_or_default().to_owned();
+        name.push(".compacting");
+        let fresh_path = path.with_file_name(name);
+        let _ = std::fs::remove_file(&fresh_path);
+        let copy = || -> Result<(), redb::Error> {
+            let mut fresh = redb::Builder::new()
+                .set_cache_size(cache_bytes)
+                .create(&fresh_path)?;
+            let from = db.begin_read()?;
+            let mut to = fresh.begin_write()?;
+            to.set_durability(Durability::Immediate)?;
+            copy_table(&from, &to, META)?;
+            copy_table(&from, &to, CATALOG)?;
+            copy_table(&from, &to, FILES)?;
+            copy_table(&from, &to, ITEMS)?;
+            copy_table(&from, &to, PACKS)?;
+            copy_table(&from, &to, TIMELESS)?;
+            {
+                let source = from.open_multimap_table(EVENT_IDS)?;
+                let mut target = to.open_multimap_table(EVENT_IDS)?;
+                for entry in source.iter()? {
+                    let (key, values) = entry?;
+                    for value in values {
+                        target.insert(key.value(), value?.value())?;
+                    }
+                }
+            }
+            to.commit()?;
+            while fresh
+                .compact()
+                .map_err(|e| redb::Error::Corrupted(e.to_string()))?
+            {}
+            Ok(())
+        };
+        copy().map_err(|e| failed(format!("writing {} failed: {e}", fresh_path.display())))?;
+        drop(db);
+        std::fs::rename(&fresh_path, &path).map_err(|e| {
+            failed(format!(
+                "could not replace it with {}: {e}",
+                fresh_path.display()
+            ))
+        })?;
+        let mut store = EmbeddedStore::open_with_cache(&path, cache_bytes)?;
+        store.rollups = rollups;
+        store.writes = writes;
+        Ok(store)
     }
 
     /// Makes every earlier write durable (writes are committed without
@@ -355,22 +451,16 @@ impl EmbeddedStore {
     }
 
     /// The blocks of one hour, decoded from its pack.
-    fn summaries(&self, txn: &impl HourTables, hour: u32) -> Result<Summaries, StoreError> {
-        match txn
-            .summaries(hour)
-            .map_err(|e| self.error("read blocks", e))?
-        {
+    fn summaries(&self, packs: &impl PackTable, hour: u32) -> Result<Summaries, StoreError> {
+        match read_pack(packs, hour, SUMMARIES).map_err(|e| self.error("read blocks", e.into()))? {
             Some(bytes) => packs::decode(&bytes, false)
                 .map_err(|e| self.corrupt(format!("summaries of hour {hour}"), e)),
             None => Ok(Summaries::default()),
         }
     }
 
-    fn records(&self, txn: &impl HourTables, hour: u32) -> Result<Records, StoreError> {
-        match txn
-            .records(hour)
-            .map_err(|e| self.error("read records", e))?
-        {
+    fn records(&self, packs: &impl PackTable, hour: u32) -> Result<Records, StoreError> {
+        match read_pack(packs, hour, RECORDS).map_err(|e| self.error("read records", e.into()))? {
             Some(bytes) => packs::decode(&bytes, true)
                 .map_err(|e| self.corrupt(format!("records of hour {hour}"), e)),
             None => Ok(Records::default()),
@@ -402,17 +492,12 @@ impl EmbeddedStore {
                     .map_err(failed)?;
             }
             let mut ids = txn.open_multimap_table(EVENT_IDS).map_err(table_failed)?;
-            let mut summaries_table = txn.open_table(SUMMARIES).map_err(table_failed)?;
-            let mut records_table = txn.open_table(RECORDS).map_err(table_failed)?;
+            let mut packs_table = txn.open_table(PACKS).map_err(table_failed)?;
             let mut added = 0u64;
             for (hour, writes) in &by_hour {
                 let index = hour_index(hour);
-                let tables = WriteTables {
-                    summaries: &summaries_table,
-                    records: &records_table,
-                };
-                let mut summaries = self.summaries(&tables, index)?;
-                let mut records = self.records(&tables, index)?;
+                let mut summaries = self.summaries(&packs_table, index)?;
+                let mut records = self.records(&packs_table, index)?;
                 for write in writes {
                     let source = source_number(&write.key.source);
                     // Keep an event unless its id is stored from another file
@@ -451,12 +536,20 @@ impl EmbeddedStore {
                     summaries.blocks.insert(sort.clone(), block.encode_raw());
                     records.blocks.insert(sort, texts);
                 }
-                summaries_table
-                    .insert(index, packs::encode(&summaries, false).as_slice())
-                    .map_err(failed)?;
-                records_table
-                    .insert(index, packs::encode(&records, true).as_slice())
-                    .map_err(failed)?;
+                write_pack(
+                    &mut packs_table,
+                    index,
+                    SUMMARIES,
+                    &packs::encode(&summaries, false),
+                )
+                .map_err(failed)?;
+                write_pack(
+                    &mut packs_table,
+                    index,
+                    RECORDS,
+                    &packs::encode(&records, true),
+                )
+                .map_err(failed)?;
             }
             let mut timeless_table = txn.open_table(TIMELESS).map_err(table_failed)?;
             for event in timeless {
@@ -495,7 +588,15 @@ impl EmbeddedStore {
         };
         body()?;
         let mut txn = txn;
-        txn.set_durability(Durability::None)
+        let count = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let durability = if count % DURABLE_EVERY == DURABLE_EVERY - 1 {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        txn.set_durability(durability)
             .map_err(|e| self.error("write", e.into()))?;
         txn.commit().map_err(|e| self.error("write", e.into()))
     }
@@ -521,7 +622,9 @@ impl EmbeddedStore {
             .db
             .begin_read()
             .map_err(|e| self.error("read blocks", e.into()))?;
-        let tables = ReadTables::open(&txn).map_err(|e| self.error("read blocks", e))?;
+        let tables = txn
+            .open_table(PACKS)
+            .map_err(|e| self.error("read blocks", e.into()))?;
         let mut found = Vec::new();
         for hour in first_hour..=last_hour {
             let index = hour_index(&Hour { day, hour });
@@ -547,7 +650,9 @@ impl EmbeddedStore {
             .begin_read()
             .map_err(|e| self.error("get events", e.into()))?;
         let failed = |e: redb::StorageError| self.error("get events", e.into());
-        let tables = ReadTables::open(&txn).map_err(|e| self.error("get events", e))?;
+        let tables = txn
+            .open_table(PACKS)
+            .map_err(|e| self.error("get events", e.into()))?;
         let ids = txn
             .open_multimap_table(EVENT_IDS)
             .map_err(|e| self.error("get events", e.into()))?;
@@ -609,47 +714,58 @@ fn timeless_event(id: &str, compressed: &[u8]) -> Result<EventItem, String> {
     Ok(event)
 }
 
-/// The two pack tables, readable from a read or a write transaction.
-trait HourTables {
-    fn summaries(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error>;
-    fn records(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error>;
+/// Copies a whole table, in key order.
+fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    from: &redb::ReadTransaction,
+    to: &redb::WriteTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<(), redb::Error> {
+    let source = from.open_table(table)?;
+    let mut target = to.open_table(table)?;
+    for entry in source.iter()? {
+        let (key, value) = entry?;
+        target.insert(key.value(), value.value())?;
+    }
+    Ok(())
 }
 
-struct ReadTables {
-    summaries: redb::ReadOnlyTable<u32, &'static [u8]>,
-    records: redb::ReadOnlyTable<u32, &'static [u8]>,
+/// The packs table, from a read or a write transaction.
+trait PackTable: ReadableTable<(u32, u8, u16), &'static [u8]> {}
+impl<T: ReadableTable<(u32, u8, u16), &'static [u8]>> PackTable for T {}
+
+/// An hour's pack of one kind, its pieces joined (`None`: no pack yet).
+fn read_pack(
+    table: &impl PackTable,
+    hour: u32,
+    kind: u8,
+) -> Result<Option<Vec<u8>>, redb::StorageError> {
+    let mut pack: Option<Vec<u8>> = None;
+    for piece in table.range((hour, kind, 0)..=(hour, kind, u16::MAX))? {
+        let (_, bytes) = piece?;
+        pack.get_or_insert_with(Vec::new)
+            .extend_from_slice(bytes.value());
+    }
+    Ok(pack)
 }
 
-impl ReadTables {
-    fn open(txn: &redb::ReadTransaction) -> Result<ReadTables, redb::Error> {
-        Ok(ReadTables {
-            summaries: txn.open_table(SUMMARIES)?,
-            records: txn.open_table(RECORDS)?,
-        })
+/// Replaces an hour's pack of one kind.
+fn write_pack(
+    table: &mut redb::Table<(u32, u8, u16), &'static [u8]>,
+    hour: u32,
+    kind: u8,
+    bytes: &[u8],
+) -> Result<(), redb::StorageError> {
+    table.retain_in((hour, kind, 0)..=(hour, kind, u16::MAX), |_, _| false)?;
+    for (number, piece) in bytes.chunks(PIECE).enumerate() {
+        let number = u16::try_from(number).map_err(|_| {
+            redb::StorageError::Io(std::io::Error::other(format!(
+                "the pack of hour {hour} is over {} bytes",
+                PIECE * usize::from(u16::MAX)
+            )))
+        })?;
+        table.insert((hour, kind, number), piece)?;
     }
-}
-
-impl HourTables for ReadTables {
-    fn summaries(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error> {
-        Ok(self.summaries.get(hour)?.map(|v| v.value().to_vec()))
-    }
-    fn records(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error> {
-        Ok(self.records.get(hour)?.map(|v| v.value().to_vec()))
-    }
-}
-
-struct WriteTables<'t, 'txn> {
-    summaries: &'t redb::Table<'txn, u32, &'static [u8]>,
-    records: &'t redb::Table<'txn, u32, &'static [u8]>,
-}
-
-impl HourTables for WriteTables<'_, '_> {
-    fn summaries(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error> {
-        Ok(self.summaries.get(hour)?.map(|v| v.value().to_vec()))
-    }
-    fn records(&self, hour: u32) -> Result<Option<Vec<u8>>, redb::Error> {
-        Ok(self.records.get(hour)?.map(|v| v.value().to_vec()))
-    }
+    Ok(())
 }
 
 #[async_trait]
@@ -793,8 +909,9 @@ impl EventStore for EmbeddedStore {
                         .db
                         .begin_read()
                         .map_err(|e| store.error("get blocks", e.into()))?;
-                    let tables =
-                        ReadTables::open(&txn).map_err(|e| store.error("get blocks", e))?;
+                    let tables = txn
+                        .open_table(PACKS)
+                        .map_err(|e| store.error("get blocks", e.into()))?;
                     let mut found = Vec::new();
                     for (hour, wanted) in by_hour {
                         let mut summaries = store.summaries(&tables, hour)?;
