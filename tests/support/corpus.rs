@@ -80,6 +80,18 @@ pub fn sample_records() -> Vec<Value> {
 /// Every record of the CloudTrail log files under `dir` (digests skipped),
 /// read with plain flate2 + serde_json.
 pub fn records_under(dir: &Path) -> Vec<Value> {
+    files_and_records_under(dir)
+        .into_iter()
+        .map(|(_, record)| record)
+        .collect()
+}
+
+/// The sample's records, each with the path of its log file.
+pub fn sample_records_with_files() -> Vec<(String, Value)> {
+    files_and_records_under(&sample_dir())
+}
+
+fn files_and_records_under(dir: &Path) -> Vec<(String, Value)> {
     use std::io::Read;
     let mut records = Vec::new();
     for (rel, path) in files_under(dir) {
@@ -92,7 +104,9 @@ pub fn records_under(dir: &Path) -> Vec<Value> {
             .read_to_string(&mut text)
             .expect("gunzip a log file");
         let doc: Value = serde_json::from_str(&text).expect("a log file is JSON");
-        records.extend(doc["Records"].as_array().cloned().unwrap_or_default());
+        for record in doc["Records"].as_array().cloned().unwrap_or_default() {
+            records.push((rel.clone(), record));
+        }
     }
     records
 }
