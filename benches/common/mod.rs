@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each benchmark uses a part
 
+pub mod corpus;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 

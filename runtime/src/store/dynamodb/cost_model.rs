@@ -82,8 +82,22 @@ fn event_size(event: &EventItem) -> u64 {
     billed_size(&event_to_item(event)) as u64
 }
 
+/// An item's size as DynamoDB keeps it: blocks compressed (a store may hand
+/// them out uncompressed, as the embedded one does).
 fn stored_size(stored: &StoredItem) -> u64 {
-    billed_size(&stored_to_item(stored)) as u64
+    let compressed;
+    let item = if stored.partition.starts_with("B#") && !stored.value.is_empty() {
+        compressed = StoredItem {
+            value: crate::store::block::Block::decode(&stored.value)
+                .map(|b| b.encode())
+                .unwrap_or_else(|_| stored.value.clone()),
+            ..stored.clone()
+        };
+        &compressed
+    } else {
+        stored
+    };
+    billed_size(&stored_to_item(item)) as u64
 }
 
 #[async_trait]
