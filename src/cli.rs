@@ -182,6 +182,7 @@ fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
             ..Default::default()
         },
         concurrency: args.concurrency,
+        cache_bytes: settings.local.cache_bytes(),
     };
     tokio::runtime::Runtime::new()?.block_on(tracker_runtime::local::serve(options))?;
     Ok(ExitCode::SUCCESS)

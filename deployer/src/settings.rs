@@ -281,6 +281,16 @@ pub struct LocalSettings {
     pub listen: String,
     /// Required in the `x-api-key` header when set.
     pub api_key: Option<String>,
+    /// Memory for the database's page cache, and as much for the rollups
+    /// kept in memory, in MB (what bounds `tracker serve`'s memory).
+    pub cache_mb: u32,
+}
+
+impl LocalSettings {
+    /// [`LocalSettings::cache_mb`] in bytes.
+    pub fn cache_bytes(&self) -> usize {
+        self.cache_mb as usize * 1024 * 1024
+    }
 }
 
 impl Default for LocalSettings {
@@ -289,6 +299,7 @@ impl Default for LocalSettings {
             db: PathBuf::from("tracker.db"),
             listen: "127.0.0.1:8080".into(),
             api_key: None,
+            cache_mb: 64,
         }
     }
 }
@@ -535,6 +546,12 @@ impl Settings {
                     "is `{}`; use an IP address and port such as `127.0.0.1:8080`",
                     self.local.listen
                 ),
+            ));
+        }
+        if !(8..=16384).contains(&self.local.cache_mb) {
+            return Err(invalid(
+                "local.cache_mb",
+                format!("is {}; use 8 to 16384 (MB)", self.local.cache_mb),
             ));
         }
         if self.local.api_key.as_deref().is_some_and(|k| k.len() < 20) {

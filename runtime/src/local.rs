@@ -29,6 +29,8 @@ pub struct ServeOptions {
     pub api_key: Option<String>,
     pub pipeline: Pipeline,
     pub concurrency: usize,
+    /// Memory for the database's page cache, and as much for rollups.
+    pub cache_bytes: usize,
 }
 
 /// Refuses to expose the API beyond this machine without a key.
@@ -79,7 +81,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Ingests the folders, then serves until Ctrl-C.
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     check_exposure(&options.listen, options.api_key.as_deref())?;
-    let mut store = EmbeddedStore::open(&options.db)
+    let mut store = EmbeddedStore::open_with_cache(&options.db, options.cache_bytes)
         .with_context(|| format!("open {}", options.db.display()))?;
     let ingestor =
         Ingestor::new(Arc::new(store.clone()), options.pipeline.clone()).with_batching(2000);
@@ -110,13 +112,43 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         })?;
     let address = listener.local_addr()?;
     print_welcome(&store, address, events, options.api_key.as_deref()).await;
-    let app = protected_router(ApiState::new(Arc::new(store)), options.api_key);
+    let store: Arc<dyn EventStore> = Arc::new(store);
+    tokio::spawn(warm_rollups(Arc::clone(&store)));
+    let app = protected_router(ApiState::new(store), options.api_key);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
         .context("the server stopped")
+}
+
+/// Builds the rollups of everything stored, in the background, so that the
+/// first statistics a person asks for (the dashboard's overview) answer at
+/// once; a query that comes first builds what it needs itself.
+async fn warm_rollups(store: Arc<dyn EventStore>) {
+    let everything = crate::query::StatsQuery {
+        route: crate::query::Route::Scan,
+        from: chrono::DateTime::UNIX_EPOCH,
+        to: crate::time::start_of_day(
+            chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default(),
+        ),
+        filters: Default::default(),
+        by: None,
+        top: 1,
+    };
+    let started = std::time::Instant::now();
+    match crate::query::QueryEngine::new(store)
+        .tally(&everything)
+        .await
+    {
+        Ok(tally) => tracing::debug!(
+            events = tally.total(),
+            elapsed = ?started.elapsed(),
+            "Rollups built."
+        ),
+        Err(error) => tracing::warn!(%error, "Could not build the rollups ahead; queries will."),
+    }
 }
 
 async fn print_welcome(

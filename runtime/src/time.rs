@@ -21,27 +21,6 @@ pub fn month_bucket(instant: &DateTime<Utc>) -> String {
     format!("{:04}-{:02}", instant.year(), instant.month())
 }
 
-/// Every month bucket that overlaps the half-open window `[from, to)`.
-pub fn months_between(from: &DateTime<Utc>, to: &DateTime<Utc>) -> Vec<String> {
-    let mut months = Vec::new();
-    if from >= to {
-        return months;
-    }
-    let (mut year, mut month) = (from.year(), from.month());
-    let last = to
-        .checked_sub_signed(chrono::Duration::microseconds(1))
-        .unwrap_or(*to);
-    while (year, month) <= (last.year(), last.month()) {
-        months.push(format!("{year:04}-{month:02}"));
-        (year, month) = if month == 12 {
-            (year + 1, 1)
-        } else {
-            (year, month + 1)
-        };
-    }
-    months
-}
-
 /// Midnight UTC at the start of `date`.
 pub fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN))
@@ -60,16 +39,5 @@ mod tests {
         assert_eq!(month_bucket(&t), "2014-09");
         assert!(parse_event_time("eventTime").is_none());
         assert!(parse_event_time("0001-01-01T00:00:00Z").is_none());
-    }
-
-    #[test]
-    fn months_cover_the_window() {
-        let a = parse_event_time("2014-11-30T00:00:00Z").unwrap();
-        let b = parse_event_time("2015-02-01T00:00:00Z").unwrap();
-        assert_eq!(
-            months_between(&a, &b),
-            vec!["2014-11", "2014-12", "2015-01"]
-        );
-        assert!(months_between(&b, &a).is_empty());
     }
 }

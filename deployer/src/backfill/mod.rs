@@ -221,7 +221,8 @@ async fn open_target(
         return Ok((Arc::new(DryRunStore), "dry-run".into(), None));
     }
     if let Some(db) = &args.db {
-        let store = EmbeddedStore::open(db).with_context(|| format!("open {}", db.display()))?;
+        let store = EmbeddedStore::open_with_cache(db, settings.local.cache_bytes())
+            .with_context(|| format!("open {}", db.display()))?;
         return Ok((
             Arc::new(store.clone()),
             format!("db:{}", db.display()),

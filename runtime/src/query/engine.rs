@@ -84,10 +84,11 @@ impl QueryEngine {
                 partitions: vec![(IndexName::Principal, principal_partition(user))],
             }]);
         }
-        let months = time::months_between(&query.from, &query.to);
-        let (Some(first), Some(last)) = (months.first(), months.last()) else {
+        if query.from >= query.to {
             return Ok(Vec::new());
-        };
+        }
+        let first = time::month_bucket(&query.from);
+        let last = time::month_bucket(&(query.to - chrono::Duration::microseconds(1)));
         // Bucket values are `YYYY-MM#service`; `$` sorts just after `#`.
         let buckets = self
             .store

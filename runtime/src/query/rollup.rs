@@ -199,10 +199,8 @@ impl Rollups {
         if from < to {
             // The months that hold events are in the catalog (`YYYY-MM#service`
             // entries, written before any event); only theirs are read.
-            let months = crate::time::months_between(from, to);
-            let (Some(first), Some(last)) = (months.first(), months.last()) else {
-                return Ok(Rollups::new(store, generations));
-            };
+            let first = crate::time::month_bucket(from);
+            let last = crate::time::month_bucket(&(*to - chrono::Duration::microseconds(1)));
             let buckets = store
                 .catalog(
                     CatalogKind::Bucket,
