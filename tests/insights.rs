@@ -387,7 +387,8 @@ macro_rules! insights_suite {
     ($store:ident, $app:expr, $cases:expr) => {
         mod $store {
             use super::*;
-            insights_suite!(@tests $app; lookups, stats, daily, bad_requests_name_the_parameter);
+            insights_suite!(@tests $app; lookups, stats, daily, bad_requests_name_the_parameter,
+                pages_past_their_deadline_resume_exactly);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn random_combinations_match_the_files() {
@@ -409,3 +410,56 @@ macro_rules! insights_suite {
 
 insights_suite!(embedded, crate::facts::embedded_app().await, 40);
 insights_suite!(dynamodb, crate::facts::dynamodb_app().await, 8);
+
+/// A page past its deadline (a Lambda running out of time) ends early with
+/// a `Link` to where it stopped; following the links, always past the
+/// deadline, still lists every match exactly once, in order.
+pub async fn pages_past_their_deadline_resume_exactly(app: &Router) {
+    use tower::ServiceExt;
+    for (query, expected) in [
+        // Lookups (blocks and rollups).
+        (
+            "/scan?from=1970-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&errorCode=*&limit=1000",
+            149,
+        ),
+        // A filter on the record (the indexes, on DynamoDB).
+        (
+            "/scan?from=1970-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&param=eventName&value=RunInstances&limit=1000",
+            26,
+        ),
+    ] {
+        let mut listed: Vec<Value> = Vec::new();
+        let mut next = Some(query.to_owned());
+        let mut pages = 0;
+        while let Some(uri) = next.take() {
+            let mut request = axum::http::Request::get(&uri)
+                .header("host", "tracker.test")
+                .body(axum::body::Body::empty())
+                .expect("request");
+            request
+                .extensions_mut()
+                .insert(tracker_runtime::api::ResponseDeadline(
+                    std::time::Instant::now(),
+                ));
+            let response = app.clone().oneshot(request).await.expect("router");
+            assert_eq!(response.status(), 200, "{uri}");
+            next = response
+                .headers()
+                .get("link")
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| l.trim_start_matches('<').split('>').next())
+                .map(|u| u.trim_start_matches("http://tracker.test").to_owned());
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            let page: Vec<Value> = serde_json::from_slice(&body).expect("a page");
+            listed.extend(page);
+            pages += 1;
+            assert!(pages < 5000, "{query}: the pages do not end");
+        }
+        assert_eq!(listed.len(), expected, "{query}: {pages} pages");
+        assert!(pages > 1, "{query}: the deadline never ended a page early");
+        let unique: BTreeSet<String> = ids(&listed).into_iter().collect();
+        assert_eq!(unique.len(), listed.len(), "{query}: an event listed twice");
+    }
+}

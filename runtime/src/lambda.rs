@@ -52,7 +52,16 @@ pub async fn run(handler: Handler) -> anyhow::Result<()> {
         Handler::Query => {
             let app = api::router(ApiState::new(store));
             lambda_http::run(tower::service_fn(move |request: lambda_http::Request| {
-                app.clone().oneshot(behind_api_gateway(request))
+                let mut request = behind_api_gateway(request);
+                let deadline = request
+                    .lambda_context_ref()
+                    .and_then(|c| response_deadline(c.deadline));
+                if let Some(deadline) = deadline {
+                    request
+                        .extensions_mut()
+                        .insert(api::ResponseDeadline(deadline));
+                }
+                app.clone().oneshot(request)
             }))
             .await
             .map_err(|e| anyhow::anyhow!(e))
@@ -88,6 +97,17 @@ fn deadline_of(deadline_epoch_ms: u64) -> Option<Instant> {
         .as_millis() as u64;
     let remaining = Duration::from_millis(deadline_epoch_ms.checked_sub(now_ms)?);
     Some(Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN.min(remaining / 5)))
+}
+
+/// When a page should stop reading: 70 % of the invocation's remaining
+/// time (the rest to encode and send the response), and at least 2 s before
+/// the deadline; API Gateway's own limit is 29 s.
+fn response_deadline(deadline_epoch_ms: u64) -> Option<Instant> {
+    let remaining = deadline_of(deadline_epoch_ms)?.saturating_duration_since(Instant::now());
+    let budget = remaining
+        .mul_f64(0.7)
+        .min(remaining.saturating_sub(Duration::from_secs(2)));
+    Some(Instant::now() + budget)
 }
 
 /// Makes an API Gateway request look as the router expects: the stage

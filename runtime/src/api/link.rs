@@ -13,15 +13,9 @@ use crate::query::token;
 #[derive(Debug, Clone)]
 pub struct PublicBase(pub String);
 
-pub fn next_page_url(
-    base: Option<&PublicBase>,
-    headers: &HeaderMap,
-    uri: &Uri,
-    pairs: &[(String, String)],
-    query: &EventQuery,
-    after: &str,
-) -> String {
-    let prefix = match base {
+/// `https://host[/stage]` as the client sees it.
+pub fn public_prefix(base: Option<&PublicBase>, headers: &HeaderMap) -> String {
+    match base {
         Some(PublicBase(prefix)) => prefix.trim_end_matches('/').to_owned(),
         None => match headers.get("host").and_then(|h| h.to_str().ok()) {
             Some(host) => {
@@ -33,7 +27,39 @@ pub fn next_page_url(
             }
             None => String::new(),
         },
-    };
+    }
+}
+
+/// The next page of a list route: the same route, `limit`, and a token of
+/// the last value sent.
+pub fn next_list_url(
+    base: Option<&PublicBase>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    limit: usize,
+    after: &str,
+    fingerprint: &str,
+) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    serializer.append_pair("limit", &limit.to_string());
+    serializer.append_pair("nextToken", &token::encode(after, fingerprint));
+    format!(
+        "{}{}?{}",
+        public_prefix(base, headers),
+        uri.path(),
+        serializer.finish()
+    )
+}
+
+pub fn next_page_url(
+    base: Option<&PublicBase>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    pairs: &[(String, String)],
+    query: &EventQuery,
+    after: &str,
+) -> String {
+    let prefix = public_prefix(base, headers);
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     for (key, value) in pairs {
         if !matches!(key.as_str(), "from" | "to" | "nextToken") {

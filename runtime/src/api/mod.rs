@@ -6,6 +6,7 @@
 //! dashboard (`/` and `/ui/…`, see [`dashboard`]).
 //! Every error is JSON `{"error": "..."}`; a bad request is a 4xx, never a 5xx.
 
+mod context;
 pub mod dashboard;
 mod error;
 mod link;
@@ -20,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 
+pub use context::{HostContext, ResponseDeadline};
 pub use error::ApiError;
 pub use link::PublicBase;
 
@@ -84,21 +86,63 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-async fn list_users(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    list(&state, CatalogKind::User).await
+async fn list_users(
+    State(state): State<ApiState>,
+    uri: Uri,
+    headers: HeaderMap,
+    host: HostContext,
+) -> Result<Response, ApiError> {
+    list(&state, CatalogKind::User, &uri, &headers, host.base).await
 }
 
-async fn list_services(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    list(&state, CatalogKind::Service).await
+async fn list_services(
+    State(state): State<ApiState>,
+    uri: Uri,
+    headers: HeaderMap,
+    host: HostContext,
+) -> Result<Response, ApiError> {
+    list(&state, CatalogKind::Service, &uri, &headers, host.base).await
 }
 
-async fn list_parameters(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    list(&state, CatalogKind::Param).await
+async fn list_parameters(
+    State(state): State<ApiState>,
+    uri: Uri,
+    headers: HeaderMap,
+    host: HostContext,
+) -> Result<Response, ApiError> {
+    list(&state, CatalogKind::Param, &uri, &headers, host.base).await
 }
 
-async fn list(state: &ApiState, kind: CatalogKind) -> Result<Response, ApiError> {
-    let values = state.store().catalog(kind, None).await?;
-    Ok(axum::Json(values).into_response())
+/// A list route: the values, ascending, `limit` at a time (default and at
+/// most 10,000), the next page linked as on event routes.
+async fn list(
+    state: &ApiState,
+    kind: CatalogKind,
+    uri: &Uri,
+    headers: &HeaderMap,
+    base: Option<PublicBase>,
+) -> Result<Response, ApiError> {
+    let page = crate::query::params::parse_list_query(&query_pairs(uri), kind.partition())?;
+    let (values, more) = state
+        .store()
+        .catalog_page(kind, page.after.as_deref(), page.limit)
+        .await?;
+    let last = values.last().cloned();
+    let mut response = axum::Json(values).into_response();
+    if let (true, Some(last)) = (more, last) {
+        let next = link::next_list_url(
+            base.as_ref(),
+            headers,
+            uri,
+            page.limit,
+            &last,
+            kind.partition(),
+        );
+        if let Ok(value) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 async fn user_events(
@@ -106,10 +150,10 @@ async fn user_events(
     user: Result<Path<String>, PathRejection>,
     uri: Uri,
     headers: HeaderMap,
-    base: Option<axum::Extension<PublicBase>>,
+    host: HostContext,
 ) -> Result<Response, ApiError> {
     let Path(user) = user.map_err(ApiError::from_path)?;
-    events(&state, Route::User(user), &uri, &headers, base.map(|b| b.0)).await
+    events(&state, Route::User(user), &uri, &headers, host).await
 }
 
 async fn service_events(
@@ -117,26 +161,19 @@ async fn service_events(
     service: Result<Path<String>, PathRejection>,
     uri: Uri,
     headers: HeaderMap,
-    base: Option<axum::Extension<PublicBase>>,
+    host: HostContext,
 ) -> Result<Response, ApiError> {
     let Path(service) = service.map_err(ApiError::from_path)?;
-    events(
-        &state,
-        Route::service(&service),
-        &uri,
-        &headers,
-        base.map(|b| b.0),
-    )
-    .await
+    events(&state, Route::service(&service), &uri, &headers, host).await
 }
 
 async fn scan_events(
     State(state): State<ApiState>,
     uri: Uri,
     headers: HeaderMap,
-    base: Option<axum::Extension<PublicBase>>,
+    host: HostContext,
 ) -> Result<Response, ApiError> {
-    events(&state, Route::Scan, &uri, &headers, base.map(|b| b.0)).await
+    events(&state, Route::Scan, &uri, &headers, host).await
 }
 
 async fn events(
@@ -144,7 +181,7 @@ async fn events(
     route: Route,
     uri: &Uri,
     headers: &HeaderMap,
-    base: Option<PublicBase>,
+    host: HostContext,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(uri);
     let query: EventQuery = parse_event_query(route, &pairs, (state.clock)())?;
@@ -152,16 +189,53 @@ async fn events(
         let n = state.engine.count(&query).await?;
         return Ok(axum::Json(n).into_response());
     }
-    let page = state.engine.page(&query).await?;
-    let summaries: Vec<EventSummary> = page.events.iter().map(|e| e.summary()).collect();
-    let mut response = axum::Json(summaries).into_response();
-    if let Some(after) = &page.next_after {
-        let next = link::next_page_url(base.as_ref(), headers, uri, &pairs, &query, after);
+    let page = state.engine.page(&query, host.deadline).await?;
+    let (body, next_after) = bounded_page(&page.events, page.next_after);
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    if let Some(after) = &next_after {
+        let next = link::next_page_url(host.base.as_ref(), headers, uri, &pairs, &query, after);
         if let Ok(value) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
             response.headers_mut().insert(header::LINK, value);
         }
     }
     Ok(response)
+}
+
+/// Largest body an event page may have: Lambda refuses a response over
+/// 6 MB (headers and encoding included), so a page stops near 5 MB and its
+/// `Link` resumes after the last event it holds.
+pub const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
+
+/// The JSON array of a page's summaries, cut before [`MAX_PAGE_BYTES`], and
+/// where the next page starts.
+fn bounded_page(
+    events: &[crate::event::EventItem],
+    next_after: Option<String>,
+) -> (Vec<u8>, Option<String>) {
+    let mut body = Vec::with_capacity(events.len() * 400 + 2);
+    body.push(b'[');
+    for (i, event) in events.iter().enumerate() {
+        let summary: EventSummary = event.summary();
+        let mut item = serde_json::to_vec(&summary).unwrap_or_default();
+        if i > 0 && body.len() + item.len() + 2 > MAX_PAGE_BYTES {
+            body.push(b']');
+            let after = events[i - 1].sort_key.clone();
+            return (body, after.or(next_after));
+        }
+        if i > 0 {
+            body.push(b',');
+        }
+        body.append(&mut item);
+    }
+    body.push(b']');
+    (body, next_after)
 }
 
 fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
@@ -213,4 +287,43 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
             uri.path()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_stops_before_lambdas_response_limit() {
+        let long = "p".repeat(500);
+        let events: Vec<crate::event::EventItem> = (0..12_000)
+            .map(|i| {
+                crate::event::event_from_json(
+                    serde_json::json!({
+                        "eventID": format!("e{i:05}"),
+                        "eventTime": "2024-01-01T00:00:00Z",
+                        "userIdentity": {"userName": format!("{long}{i}")},
+                    })
+                    .to_string(),
+                )
+            })
+            .collect();
+        let (body, next) = bounded_page(&events, None);
+        assert!(body.len() <= MAX_PAGE_BYTES, "{}", body.len());
+        let page: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("a JSON array");
+        assert!(page.len() < events.len());
+        let last = &events[page.len() - 1];
+        assert_eq!(
+            next, last.sort_key,
+            "the next page starts after the last event sent"
+        );
+        let (small, next) = bounded_page(&events[..3], Some("k".into()));
+        assert_eq!(
+            serde_json::from_slice::<Vec<serde_json::Value>>(&small)
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(next.as_deref(), Some("k"));
+    }
 }

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt, stream};
 
@@ -121,10 +122,16 @@ impl QueryEngine {
             .collect())
     }
 
-    /// One page of matching events, ascending by time.
-    pub async fn page(&self, query: &EventQuery) -> Result<Page, QueryError> {
+    /// One page of matching events, ascending by time. Past `deadline` (the
+    /// time a response must leave by) a page that has read for long ends
+    /// early, with where it stopped as its next position.
+    pub async fn page(
+        &self,
+        query: &EventQuery,
+        deadline: Option<Instant>,
+    ) -> Result<Page, QueryError> {
         if self.uses_blocks(query) {
-            return self.block_page(query).await;
+            return self.block_page(query, deadline).await;
         }
         let from = time::sortable(&query.from);
         let to = time::sortable(&query.to);
@@ -132,6 +139,7 @@ impl QueryEngine {
         let filtered = !query.filters.is_empty();
         let mut found: Vec<EventItem> = Vec::with_capacity(wanted.min(1024));
         let mut examined = 0usize;
+        let mut stopped: Option<String> = None;
         for group in self.plan(query).await? {
             if let (Some(month), Some(after)) = (&group.month, &query.after)
                 && after
@@ -176,14 +184,21 @@ impl QueryEngine {
                 };
                 merged += 1;
                 examined += 1;
+                let position = event.sort_key.clone();
                 if query.filters.matches(&event)? {
                     found.push(event);
                     if found.len() == wanted {
                         break;
                     }
                 }
+                if deadline.is_some_and(|d| Instant::now() >= d) && examined.is_multiple_of(256) {
+                    // A filter that matches little has read for long: the
+                    // page ends where it stopped reading.
+                    stopped = position;
+                    break;
+                }
             }
-            if found.len() == wanted {
+            if found.len() == wanted || stopped.is_some() {
                 break;
             }
         }
@@ -191,7 +206,7 @@ impl QueryEngine {
             found.truncate(query.limit);
             found.last().and_then(|e| e.sort_key.clone())
         } else {
-            None
+            stopped
         };
         Ok(Page {
             events: found,
@@ -256,23 +271,27 @@ impl QueryEngine {
         !query.filters.terms.is_empty() || !self.store.has_partitions()
     }
 
-    async fn block_page(&self, query: &EventQuery) -> Result<Page, QueryError> {
+    async fn block_page(
+        &self,
+        query: &EventQuery,
+        deadline: Option<Instant>,
+    ) -> Result<Page, QueryError> {
         let terms = terms_of(&query.route, &query.filters);
         let rollups = Rollups::load(Arc::clone(&self.store), &query.from, &query.to).await?;
-        let mut found = Selection {
+        let (mut found, stopped) = Selection {
             rollups: &rollups,
             terms: &terms,
             filters: &query.filters,
             from: query.from,
             to: query.to,
         }
-        .page(query.after.as_deref(), query.limit)
+        .page(query.after.as_deref(), query.limit, deadline)
         .await?;
         let next_after = if found.len() > query.limit {
             found.truncate(query.limit);
             found.last().and_then(|e| e.sort_key.clone())
         } else {
-            None
+            stopped
         };
         Ok(Page {
             events: found,
@@ -614,7 +633,7 @@ mod tests {
                 let mut got: Vec<String> = Vec::new();
                 loop {
                     store.reads.lock().unwrap().clear();
-                    let page = engine.page(&query).await.unwrap();
+                    let page = engine.page(&query, None).await.unwrap();
                     let missing = expected.len() - got.len();
                     assert_eq!(
                         page.events.len(),

@@ -161,28 +161,45 @@ impl Selection<'_> {
         Ok(found)
     }
 
-    /// One page: up to `limit + 1` matches after `after`, ascending.
+    /// One page: up to `limit + 1` matches after `after`, ascending; hours
+    /// are read a few at first, then more at a time. Past `deadline` the page
+    /// ends early with the position it stopped at (after the last hour read),
+    /// so the client resumes there rather than waiting for a timeout.
     pub async fn page(
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<EventItem>, QueryError> {
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(Vec<EventItem>, Option<String>), QueryError> {
         let start = after
             .and_then(|a| a.get(..27))
             .and_then(crate::time::parse_event_time)
             .unwrap_or(self.from);
         let hours = self.candidate_hours(&start).await?;
         let mut found = Vec::new();
-        for batch in hours.chunks(HOURS_AT_ONCE) {
-            for (_, blocks) in self.candidate_blocks(batch).await? {
+        let mut rest = hours.as_slice();
+        let mut batch = 2;
+        while !rest.is_empty() {
+            let (now, later) = rest.split_at(batch.min(rest.len()));
+            rest = later;
+            batch = (batch * 2).min(HOURS_AT_ONCE);
+            for (_, blocks) in self.candidate_blocks(now).await? {
                 found.extend(self.matches(&blocks, after).await?);
                 if found.len() > limit {
                     found.truncate(limit + 1);
-                    return Ok(found);
+                    return Ok((found, None));
                 }
             }
+            if let (Some(deadline), Some(last)) = (deadline, now.last())
+                && std::time::Instant::now() >= deadline
+                && !rest.is_empty()
+            {
+                let end = last.end() - chrono::Duration::microseconds(1);
+                // Sorts after every event of that last microsecond.
+                return Ok((found, Some(format!("{}#~", crate::time::sortable(&end)))));
+            }
         }
-        Ok(found)
+        Ok((found, None))
     }
 
     /// The counts of every match, by `by` when given.

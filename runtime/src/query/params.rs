@@ -192,6 +192,16 @@ impl<'a> Pairs<'a> {
 
     /// The lookup terms and `param`/`value` pairs.
     fn filters(&self) -> Result<Filters, BadRequest> {
+        // API Gateway hands a Lambda each name's values separately: a mix of
+        // spellings could pair a name of one with a value of the other.
+        let given = |name: &str| self.pairs.iter().any(|(k, _)| k == name);
+        for (one, other) in [("param", "params"), ("value", "values")] {
+            if given(one) && given(other) {
+                return Err(BadRequest(format!(
+                    "`{one}` and `{other}` are both given; use one spelling (lists go in one of them: `{one}=a,b`)"
+                )));
+            }
+        }
         let names = self.list(&["param", "params"])?;
         let values = self.list(&["value", "values"])?;
         if names.len() != values.len() {
@@ -369,6 +379,41 @@ pub fn parse_stats_query(
         by,
         top,
     })
+}
+
+/// A page of a list route (`/users`, `/services`, `/parameters`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub limit: usize,
+    /// The last value of the previous page.
+    pub after: Option<String>,
+}
+
+/// Parses the query string of a list route: `limit` (1..=10000, default
+/// 10000) and `nextToken`; `list` names the list (a token is refused on another).
+pub fn parse_list_query(pairs: &[(String, String)], list: &str) -> Result<ListQuery, BadRequest> {
+    if let Some((unknown, _)) = pairs.iter().find(|(k, _)| k != "limit" && k != "nextToken") {
+        return Err(BadRequest(format!(
+            "unknown query parameter `{unknown}`; the list routes accept: limit, nextToken"
+        )));
+    }
+    let pairs = Pairs { pairs };
+    let limit = match pairs.single("limit")? {
+        None => MAX_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(BadRequest(format!(
+                    "`limit` must be a whole number from 1 to {MAX_LIMIT}, not `{text}`"
+                )));
+            }
+        },
+    };
+    let after = pairs
+        .single("nextToken")?
+        .map(|text| token::decode(text, list))
+        .transpose()?;
+    Ok(ListQuery { limit, after })
 }
 
 /// Identifies a query's route, window and filters (not its page size).
@@ -610,6 +655,8 @@ mod tests {
             ("from=2024-01-01&from=2024-01-02", "more than once"),
             ("param=a.&value=1", "empty"),
             ("account=", "empty"),
+            ("param=a&params=b&value=1,2", "one spelling"),
+            ("param=a&value=1&values=2", "one spelling"),
         ] {
             let error = parse(query).expect_err(query);
             assert!(error.0.contains(needle), "{query}: {}", error.0);

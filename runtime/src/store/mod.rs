@@ -286,6 +286,23 @@ pub trait EventStore: Send + Sync {
         range: Option<(&str, &str)>,
     ) -> Result<Vec<String>, StoreError>;
 
+    /// At most `limit` values of a catalog list after `after` (exclusive),
+    /// ascending, and whether more follow.
+    async fn catalog_page(
+        &self,
+        kind: CatalogKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let mut values = self.catalog(kind, None).await?;
+        if let Some(after) = after {
+            values.retain(|v| v.as_str() > after);
+        }
+        let more = values.len() > limit;
+        values.truncate(limit);
+        Ok((values, more))
+    }
+
     /// One page of a partition, ascending by sort key.
     async fn query_partition(&self, query: &PartitionQuery) -> Result<EventPage, StoreError>;
 

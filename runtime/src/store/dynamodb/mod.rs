@@ -228,17 +228,7 @@ impl EventStore for DynamoStore {
                 .iter()
                 .filter_map(|i| i.get(schema::SK).and_then(|v| v.as_s().ok()).cloned())
                 .collect();
-            // Only the sort key is projected, but DynamoDB bills the whole
-            // item read: the catalog item is its key, rebuilt here.
-            let bytes = page
-                .iter()
-                .map(|value| {
-                    item::billed_size(&item::catalog_to_item(&CatalogEntry {
-                        kind,
-                        value: value.clone(),
-                    })) as u64
-                })
-                .sum();
+            let bytes = catalog_bytes(kind, &page);
             self.meter.read(
                 output.items().len() as u64,
                 bytes,
@@ -278,6 +268,63 @@ impl EventStore for DynamoStore {
         let items: Vec<item::Item> = items.iter().map(item::stored_to_item).collect();
         self.meter.wrote(&items);
         batch::put_all(&self.client, &self.table, items, None).await
+    }
+
+    async fn catalog_page(
+        &self,
+        kind: CatalogKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let mut values = Vec::new();
+        let mut start = after.map(|after| {
+            item::Item::from([
+                (
+                    schema::PK.to_owned(),
+                    AttributeValue::S(kind.partition().to_owned()),
+                ),
+                (schema::SK.to_owned(), AttributeValue::S(after.to_owned())),
+            ])
+        });
+        // One more than the page, which says whether more follow; DynamoDB
+        // may stop sooner (1 MB) and say where to go on.
+        while values.len() <= limit {
+            let want = i32::try_from(limit + 1 - values.len()).unwrap_or(i32::MAX);
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#p = :p")
+                .expression_attribute_names("#p", schema::PK)
+                .expression_attribute_values(":p", AttributeValue::S(kind.partition().to_owned()))
+                .projection_expression("#s")
+                .expression_attribute_names("#s", schema::SK)
+                .limit(want)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.error("Query", e))?;
+            let page: Vec<String> = output
+                .items()
+                .iter()
+                .filter_map(|i| i.get(schema::SK).and_then(|v| v.as_s().ok()).cloned())
+                .collect();
+            self.meter.read(
+                page.len() as u64,
+                catalog_bytes(kind, &page),
+                false,
+                output.consumed_capacity(),
+            );
+            values.extend(page);
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        let more = values.len() > limit;
+        values.truncate(limit);
+        Ok((values, more))
     }
 
     async fn query_partition(&self, query: &PartitionQuery) -> Result<EventPage, StoreError> {
@@ -348,6 +395,20 @@ impl EventStore for DynamoStore {
         }
         Ok(total)
     }
+}
+
+/// What reading these catalog values costs: only the sort key is projected,
+/// but DynamoDB bills the whole item read (the catalog item is its key).
+fn catalog_bytes(kind: CatalogKind, values: &[String]) -> u64 {
+    values
+        .iter()
+        .map(|value| {
+            item::billed_size(&item::catalog_to_item(&CatalogEntry {
+                kind,
+                value: value.clone(),
+            })) as u64
+        })
+        .sum()
 }
 
 #[cfg(test)]

@@ -830,6 +830,34 @@ impl EventStore for EmbeddedStore {
         })
     }
 
+    async fn catalog_page(
+        &self,
+        kind: CatalogKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let partition = kind.partition();
+        self.read("read catalog", |txn| {
+            let table = txn.open_table(CATALOG)?;
+            let mut values = Vec::new();
+            for entry in table.range((partition, after.unwrap_or(""))..)? {
+                let (key, _) = entry?;
+                let (p, value) = key.value();
+                if p != partition {
+                    break;
+                }
+                if after == Some(value) {
+                    continue;
+                }
+                if values.len() == limit {
+                    return Ok((values, true));
+                }
+                values.push(value.to_owned());
+            }
+            Ok((values, false))
+        })
+    }
+
     async fn query_partition(&self, query: &PartitionQuery) -> Result<EventPage, StoreError> {
         Err(StoreError::Permanent {
             operation: "query",
