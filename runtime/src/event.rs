@@ -298,12 +298,28 @@ fn deflate(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
+/// zstd level of many records compressed together (the embedded store's
+/// packs): written once, read often, so more effort than for one record.
+const PACK_LEVEL: i32 = 6;
+
+static PACK_DICTIONARY: LazyLock<EncoderDictionary<'static>> =
+    LazyLock::new(|| EncoderDictionary::copy(RECORD_DICTIONARY, PACK_LEVEL));
+
+thread_local! {
+    static PACK_COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+}
+
 /// Compresses many records' worth of bytes at once with the record
-/// dictionary, at `level` (the embedded store's hour packs).
-pub fn compress_with_level(bytes: &[u8], level: i32) -> Vec<u8> {
-    zstd::bulk::Compressor::with_dictionary(level, RECORD_DICTIONARY)
-        .and_then(|mut c| c.compress(bytes))
-        .unwrap_or_default()
+/// dictionary (the embedded store's packs).
+pub fn compress_pack(bytes: &[u8]) -> Vec<u8> {
+    PACK_COMPRESSOR.with_borrow_mut(|slot| {
+        if slot.is_none() {
+            *slot = zstd::bulk::Compressor::with_prepared_dictionary(&PACK_DICTIONARY).ok();
+        }
+        slot.as_mut()
+            .and_then(|c| c.compress(bytes).ok())
+            .unwrap_or_default()
+    })
 }
 
 /// Restores what [`compress`] (or an older release's raw deflate) wrote.
@@ -311,7 +327,7 @@ pub fn decompress(bytes: &[u8]) -> Result<Vec<u8>, String> {
     decompress_at_most(bytes, MAX_RECORD_BYTES)
 }
 
-/// Restores what [`compress`] or [`compress_with_level`] wrote, refusing
+/// Restores what [`compress`] or [`compress_pack`] wrote, refusing
 /// anything that claims more than `limit` bytes.
 pub fn decompress_at_most(bytes: &[u8], limit: usize) -> Result<Vec<u8>, String> {
     if !bytes.starts_with(&ZSTD_MAGIC) {

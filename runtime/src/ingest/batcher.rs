@@ -148,7 +148,7 @@ impl Batch {
             blocks,
         };
         let deadline = self.jobs.iter().filter_map(|(job, _)| job.deadline).min();
-        match store.write(&batch, deadline).await {
+        match store.write(batch, deadline).await {
             Ok(stats) => {
                 self.owed += stats;
                 let mut written = count;
@@ -226,7 +226,7 @@ mod tests {
         }
         async fn write(
             &self,
-            batch: &WriteBatch,
+            batch: WriteBatch,
             _: Option<Instant>,
         ) -> Result<WriteStats, StoreError> {
             if self.fail {

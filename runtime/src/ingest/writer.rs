@@ -258,7 +258,7 @@ impl Ingestor {
         };
         let stats = match &self.batcher {
             Some(batcher) => batcher.write(batch, deadline).await?,
-            None => self.store.write(&batch, deadline).await?,
+            None => self.store.write(batch, deadline).await?,
         };
         self.known
             .lock()

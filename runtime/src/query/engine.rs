@@ -21,6 +21,7 @@ use std::time::Instant;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::MAX_LIMIT;
+use super::cache::DecodeCache;
 use super::filter::Filters;
 use super::lookup::Selection;
 use super::params::{EventQuery, Route, StatsQuery};
@@ -67,11 +68,16 @@ struct Group {
 #[derive(Clone)]
 pub struct QueryEngine {
     store: Arc<dyn EventStore>,
+    /// Decoded rollups and blocks, kept between queries.
+    cache: Arc<DecodeCache>,
 }
 
 impl QueryEngine {
     pub fn new(store: Arc<dyn EventStore>) -> QueryEngine {
-        QueryEngine { store }
+        QueryEngine {
+            store,
+            cache: Arc::default(),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -252,7 +258,13 @@ impl QueryEngine {
     /// and blocks, see [`super::lookup`]).
     pub async fn tally(&self, query: &StatsQuery) -> Result<Tally, QueryError> {
         let terms = terms_of(&query.route, &query.filters);
-        let rollups = Rollups::load(Arc::clone(&self.store), &query.from, &query.to).await?;
+        let rollups = Rollups::load(
+            Arc::clone(&self.store),
+            Arc::clone(&self.cache),
+            &query.from,
+            &query.to,
+        )
+        .await?;
         Selection {
             rollups: &rollups,
             terms: &terms,
@@ -277,7 +289,13 @@ impl QueryEngine {
         deadline: Option<Instant>,
     ) -> Result<Page, QueryError> {
         let terms = terms_of(&query.route, &query.filters);
-        let rollups = Rollups::load(Arc::clone(&self.store), &query.from, &query.to).await?;
+        let rollups = Rollups::load(
+            Arc::clone(&self.store),
+            Arc::clone(&self.cache),
+            &query.from,
+            &query.to,
+        )
+        .await?;
         let (mut found, stopped) = Selection {
             rollups: &rollups,
             terms: &terms,
@@ -457,11 +475,7 @@ mod tests {
         fn describe(&self) -> String {
             "fake".into()
         }
-        async fn write(
-            &self,
-            _: &WriteBatch,
-            _: Option<Instant>,
-        ) -> Result<WriteStats, StoreError> {
+        async fn write(&self, _: WriteBatch, _: Option<Instant>) -> Result<WriteStats, StoreError> {
             unreachable!()
         }
         async fn read_items(&self, _: &ItemRange) -> Result<Vec<StoredItem>, StoreError> {

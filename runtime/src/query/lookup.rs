@@ -20,8 +20,6 @@ use crate::store::keys::{Hour, day_text};
 
 /// Hours whose blocks are read at once.
 const HOURS_AT_ONCE: usize = 24;
-/// Hours read concurrently.
-const CONCURRENCY: usize = 8;
 
 /// What a block query selects: events in `[from, to)` passing every term
 /// and (read from the records) every `param`/`value` pair.
@@ -38,13 +36,17 @@ impl Selection<'_> {
         (self.from.timestamp_micros(), self.to.timestamp_micros())
     }
 
-    /// The hours that may hold a match, ascending, from `start` on.
-    async fn candidate_hours(&self, start: &DateTime<Utc>) -> Result<Vec<Hour>, QueryError> {
-        let hours: Vec<Hour> = self
-            .rollups
+    /// The hours that have blocks in the window, ascending, from `start` on.
+    fn window_hours(&self, start: &DateTime<Utc>) -> Vec<Hour> {
+        self.rollups
             .hours()
             .filter(|h| h.end() > *start.max(&self.from) && h.start() < self.to)
-            .collect();
+            .collect()
+    }
+
+    /// Of these hours, those that may hold a match: the day rollups of
+    /// their days say which hours hold each term's values.
+    async fn candidate_hours(&self, hours: Vec<Hour>) -> Result<Vec<Hour>, QueryError> {
         if self.terms.is_empty() || hours.is_empty() {
             return Ok(hours);
         }
@@ -74,18 +76,21 @@ impl Selection<'_> {
         &self,
         hours: &[Hour],
     ) -> Result<Vec<(Hour, Vec<KeyedBlock>)>, QueryError> {
-        if self.terms.is_empty() {
-            return stream::iter(hours.iter().copied())
-                .map(|hour| async move {
-                    Ok::<_, QueryError>((hour, self.rollups.hour_blocks(&hour, false).await?))
-                })
-                .buffered(CONCURRENCY)
-                .try_collect()
-                .await;
-        }
+        // Which blocks: every block of the hour without terms (the hour
+        // rollup lists them), else those holding every term's values.
         let rollups = self.rollups.hours_of(hours).await?;
-        let mut wanted: BTreeMap<Hour, Option<BTreeSet<String>>> =
-            hours.iter().map(|h| (*h, None)).collect();
+        let mut wanted: BTreeMap<Hour, Option<BTreeSet<String>>> = hours
+            .iter()
+            .map(|h| {
+                let all = self.terms.is_empty().then(|| {
+                    rollups
+                        .get(h)
+                        .map(|r| r.blocks.iter().cloned().collect())
+                        .unwrap_or_default()
+                });
+                (*h, all)
+            })
+            .collect();
         for term in self.terms {
             for (hour, slot) in &mut wanted {
                 let names: BTreeSet<String> = rollups
@@ -175,19 +180,25 @@ impl Selection<'_> {
             .and_then(|a| a.get(..27))
             .and_then(crate::time::parse_event_time)
             .unwrap_or(self.from);
-        let hours = self.candidate_hours(&start).await?;
+        // The window's hours, a few at first, then more at a time (a page
+        // is often full after its first hours): each time the candidates
+        // among them, then their candidate blocks.
+        let hours = self.window_hours(&start);
         let mut found = Vec::new();
         let mut rest = hours.as_slice();
         let mut batch = 2;
         while !rest.is_empty() {
             let (now, later) = rest.split_at(batch.min(rest.len()));
             rest = later;
-            batch = (batch * 2).min(HOURS_AT_ONCE);
-            for (_, blocks) in self.candidate_blocks(now).await? {
-                found.extend(self.matches(&blocks, after).await?);
-                if found.len() > limit {
-                    found.truncate(limit + 1);
-                    return Ok((found, None));
+            batch = (batch * 2).min(HOURS_AT_ONCE * 8);
+            let candidates = self.candidate_hours(now.to_vec()).await?;
+            for chunk in candidates.chunks(HOURS_AT_ONCE) {
+                for (_, blocks) in self.candidate_blocks(chunk).await? {
+                    found.extend(self.matches(&blocks, after).await?);
+                    if found.len() > limit {
+                        found.truncate(limit + 1);
+                        return Ok((found, None));
+                    }
                 }
             }
             if let (Some(deadline), Some(last)) = (deadline, now.last())
@@ -251,7 +262,7 @@ impl Selection<'_> {
             }
             spans.cut
         } else {
-            self.candidate_hours(&self.from).await?
+            self.candidate_hours(self.window_hours(&self.from)).await?
         };
         let batches: Vec<Vec<Hour>> = loose.chunks(HOURS_AT_ONCE).map(<[Hour]>::to_vec).collect();
         let partial: Vec<Tally> = stream::iter(batches)

@@ -4,6 +4,7 @@
 //! [`filter`] decides which events match, [`token`] carries a page's position,
 //! [`stats`] counts what a window holds.
 
+pub mod cache;
 pub mod engine;
 pub mod filter;
 pub mod lookup;

@@ -20,6 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 
+use super::cache::DecodeCache;
 use crate::attribute::Attribute;
 use crate::store::block::{Block, KeyedBlock};
 use crate::store::keys::{self, BlockKey, Hour};
@@ -180,6 +181,8 @@ impl DayRollup {
 /// when stale) on behalf of one query.
 pub struct Rollups {
     store: Arc<dyn EventStore>,
+    /// Decoded rollups and blocks kept between queries.
+    cache: Arc<DecodeCache>,
     /// The current generation of every hour of the window that has blocks.
     generations: BTreeMap<Hour, u64>,
     /// What this query has read already.
@@ -192,6 +195,7 @@ impl Rollups {
     /// what is read next must be at least as new).
     pub async fn load(
         store: Arc<dyn EventStore>,
+        cache: Arc<DecodeCache>,
         from: &DateTime<Utc>,
         to: &DateTime<Utc>,
     ) -> Result<Rollups, StoreError> {
@@ -249,12 +253,17 @@ impl Rollups {
                 }
             }
         }
-        Ok(Rollups::new(store, generations))
+        Ok(Rollups::new(store, cache, generations))
     }
 
-    fn new(store: Arc<dyn EventStore>, generations: BTreeMap<Hour, u64>) -> Rollups {
+    fn new(
+        store: Arc<dyn EventStore>,
+        cache: Arc<DecodeCache>,
+        generations: BTreeMap<Hour, u64>,
+    ) -> Rollups {
         Rollups {
             store,
+            cache,
             generations,
             day_memo: Mutex::default(),
             hour_memo: Mutex::default(),
@@ -308,7 +317,6 @@ impl Rollups {
         let fresh = self.read_days(&missing).await?;
         let mut memo = self.day_memo.lock().unwrap_or_else(|p| p.into_inner());
         for (day, rollup) in fresh {
-            let rollup = Arc::new(rollup);
             memo.insert(day, Arc::clone(&rollup));
             found.insert(day, rollup);
         }
@@ -318,10 +326,19 @@ impl Rollups {
     async fn read_days(
         &self,
         days: &[NaiveDate],
-    ) -> Result<BTreeMap<NaiveDate, DayRollup>, StoreError> {
-        let mut found: BTreeMap<NaiveDate, DayRollup> = BTreeMap::new();
+    ) -> Result<BTreeMap<NaiveDate, Arc<DayRollup>>, StoreError> {
+        let mut found: BTreeMap<NaiveDate, Arc<DayRollup>> = BTreeMap::new();
         let mut by_year: BTreeMap<i32, Vec<NaiveDate>> = BTreeMap::new();
         for day in days {
+            let current = self.day_generations(*day);
+            if let Some(rollup) = self
+                .cache
+                .day(&keys::day_rollup_key(*day))
+                .filter(|r| r.generations == current)
+            {
+                found.insert(*day, rollup);
+                continue;
+            }
             by_year
                 .entry(chrono::Datelike::year(day))
                 .or_default()
@@ -348,17 +365,26 @@ impl Rollups {
             .map(|i| ((i.partition.clone(), i.sort.clone()), i))
             .collect();
         let mut stale = Vec::new();
-        for day in days {
+        let missing: Vec<NaiveDate> = days
+            .iter()
+            .filter(|d| !found.contains_key(d))
+            .copied()
+            .collect();
+        for day in &missing {
             let current = self.day_generations(*day);
-            let cached = by_key
-                .get(&keys::day_rollup_key(*day))
+            let key = keys::day_rollup_key(*day);
+            let stored = by_key.get(&key);
+            let cached = stored
                 .and_then(|item| decode::<DayRollup>(&item.value).ok())
                 .filter(|rollup| rollup.generations == current);
-            match cached {
-                Some(rollup) => {
+            match (cached, stored) {
+                (Some(rollup), Some(item)) => {
+                    let rollup = Arc::new(rollup);
+                    self.cache
+                        .put_day(key, Arc::clone(&rollup), item.value.len());
                     found.insert(*day, rollup);
                 }
-                None => stale.push(*day),
+                _ => stale.push(*day),
             }
         }
         if stale.is_empty() {
@@ -382,17 +408,23 @@ impl Rollups {
                 .range(Hour { day, hour: 0 }..=Hour { day, hour: 23 })
                 .map(|(h, r)| (h.hour, HourRollup::clone(r)))
                 .collect();
-            let rollup = DayRollup::build(generations, &by_hour);
+            let rollup = Arc::new(DayRollup::build(generations, &by_hour));
             let (partition, sort) = keys::day_rollup_key(day);
             let version = rollup
                 .generations
                 .iter()
                 .fold(0u64, |acc, (h, g)| acc.rotate_left(5) ^ g ^ u64::from(*h));
+            let value = encode(rollup.as_ref());
+            self.cache.put_day(
+                (partition.clone(), sort.clone()),
+                Arc::clone(&rollup),
+                value.len(),
+            );
             items.push(StoredItem {
                 partition,
                 sort,
                 version,
-                value: encode(&rollup),
+                value,
                 expires_at: None,
             });
             found.insert(day, rollup);
@@ -427,18 +459,36 @@ impl Rollups {
         let fresh = self.read_hours(&missing).await?;
         let mut memo = self.hour_memo.lock().unwrap_or_else(|p| p.into_inner());
         for (hour, rollup) in fresh {
-            let rollup = Arc::new(rollup);
             memo.insert(hour, Arc::clone(&rollup));
             found.insert(hour, rollup);
         }
         Ok(found)
     }
 
-    async fn read_hours(&self, hours: &[Hour]) -> Result<BTreeMap<Hour, HourRollup>, StoreError> {
-        let wanted: Vec<(Hour, u64)> = hours
-            .iter()
-            .filter_map(|h| self.generations.get(h).map(|g| (*h, *g)))
-            .collect();
+    async fn read_hours(
+        &self,
+        hours: &[Hour],
+    ) -> Result<BTreeMap<Hour, Arc<HourRollup>>, StoreError> {
+        let mut found = BTreeMap::new();
+        let mut wanted: Vec<(Hour, u64)> = Vec::new();
+        for hour in hours {
+            let Some(generation) = self.generations.get(hour).copied() else {
+                continue;
+            };
+            match self
+                .cache
+                .hour(&keys::hour_rollup_key(hour))
+                .filter(|r| r.generation == generation)
+            {
+                Some(rollup) => {
+                    found.insert(*hour, rollup);
+                }
+                None => wanted.push((*hour, generation)),
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(found);
+        }
         let keys: Vec<(String, String)> = wanted
             .iter()
             .map(|(h, _)| keys::hour_rollup_key(h))
@@ -450,18 +500,21 @@ impl Rollups {
             .into_iter()
             .map(|i| ((i.partition.clone(), i.sort.clone()), i))
             .collect();
-        let mut found = BTreeMap::new();
         let mut stale = Vec::new();
         for (hour, generation) in wanted {
-            let cached = stored
-                .get(&keys::hour_rollup_key(&hour))
+            let key = keys::hour_rollup_key(&hour);
+            let item = stored.get(&key);
+            let cached = item
                 .and_then(|item| decode::<HourRollup>(&item.value).ok())
                 .filter(|rollup| rollup.generation == generation);
-            match cached {
-                Some(rollup) => {
+            match (cached, item) {
+                (Some(rollup), Some(item)) => {
+                    let rollup = Arc::new(rollup);
+                    self.cache
+                        .put_hour(key, Arc::clone(&rollup), item.value.len());
                     found.insert(hour, rollup);
                 }
-                None => stale.push((hour, generation)),
+                _ => stale.push((hour, generation)),
             }
         }
         if stale.is_empty() {
@@ -480,11 +533,18 @@ impl Rollups {
         let mut items = Vec::with_capacity(rebuilt.len());
         for (hour, rollup) in rebuilt {
             let (partition, sort) = keys::hour_rollup_key(&hour);
+            let value = encode(&rollup);
+            let rollup = Arc::new(rollup);
+            self.cache.put_hour(
+                (partition.clone(), sort.clone()),
+                Arc::clone(&rollup),
+                value.len(),
+            );
             items.push(StoredItem {
                 partition,
                 sort,
                 version: rollup.generation,
-                value: encode(&rollup),
+                value,
                 expires_at: None,
             });
             found.insert(hour, rollup);
@@ -508,22 +568,41 @@ impl Rollups {
         items.iter().map(|item| self.decode_block(item)).collect()
     }
 
-    /// These blocks (by day and sort key), in key order.
+    /// These blocks (by day and sort key), in key order; those decoded
+    /// before (with their hour's generation unchanged) are not read again.
     pub async fn blocks(
         &self,
         wanted: &[(NaiveDate, String)],
     ) -> Result<Vec<KeyedBlock>, StoreError> {
-        let keys: Vec<(String, String)> = wanted
-            .iter()
-            .map(|(day, sort)| (keys::block_partition(*day), sort.clone()))
-            .collect();
-        let items = self.store.get_items(&keys).await?;
-        let mut blocks: Vec<KeyedBlock> = items
-            .iter()
-            .map(|item| self.decode_block(item))
-            .collect::<Result<_, _>>()?;
+        let mut blocks = Vec::with_capacity(wanted.len());
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for (day, sort) in wanted {
+            let partition = keys::block_partition(*day);
+            let cached = BlockKey::parse(&partition, sort).and_then(|key| {
+                let block = self.cache.block(&self.block_cache_key(&key, sort))?;
+                Some(KeyedBlock { key, block })
+            });
+            match cached {
+                Some(keyed) => blocks.push(keyed),
+                None => keys.push((partition, sort.clone())),
+            }
+        }
+        if !keys.is_empty() {
+            for item in self.store.get_items(&keys).await? {
+                blocks.push(self.decode_block(&item)?);
+            }
+        }
         blocks.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(blocks)
+    }
+
+    /// A block's key in the cache: its key and its hour's generation.
+    fn block_cache_key(&self, key: &BlockKey, sort: &str) -> (String, String, u64) {
+        let generation = key
+            .hour
+            .and_then(|h| self.generations.get(&h).copied())
+            .unwrap_or(0);
+        (key.partition(), sort.to_owned(), generation)
     }
 
     fn decode_block(&self, item: &StoredItem) -> Result<KeyedBlock, StoreError> {
@@ -534,7 +613,12 @@ impl Rollups {
         };
         let key = BlockKey::parse(&item.partition, &item.sort)
             .ok_or_else(|| corrupt("not a block key".into()))?;
-        let block = Block::decode(&item.value).map_err(|e| corrupt(e.to_string()))?;
+        let block = Arc::new(Block::decode(&item.value).map_err(|e| corrupt(e.to_string()))?);
+        self.cache.put_block(
+            self.block_cache_key(&key, &item.sort),
+            Arc::clone(&block),
+            item.value.len(),
+        );
         Ok(KeyedBlock { key, block })
     }
 }

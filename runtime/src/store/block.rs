@@ -77,7 +77,7 @@ impl Block {
     /// The block of these events, and for each of its rows the position in
     /// `events` of the event it holds (rows are sorted by time, then id; an
     /// id given twice and events without a usable time are left out).
-    pub fn build_ordered(events: &[&EventItem]) -> (Block, Vec<usize>) {
+    pub fn build_ordered<'e>(events: &[&'e EventItem]) -> (Block, Vec<usize>) {
         let mut rows: Vec<(usize, i64)> = events
             .iter()
             .enumerate()
@@ -91,6 +91,14 @@ impl Block {
             ..Block::default()
         };
         let order: Vec<usize> = rows.iter().map(|(i, _)| *i).collect();
+        // The dictionary's index while building borrows the events' strings.
+        let mut index: HashMap<&'e str, u32> = HashMap::new();
+        let mut intern = |block: &mut Block, value: &'e str| -> u32 {
+            *index.entry(value).or_insert_with(|| {
+                block.strings.push(value.to_owned());
+                block.strings.len() as u32
+            })
+        };
         for (position, time) in rows {
             let event = events[position];
             block.ids.push(event.event_id.clone());
@@ -99,45 +107,41 @@ impl Block {
                 .event_time
                 .as_deref()
                 .filter(|w| *w != canonical(time))
-                .map(|w| block.intern(w))
+                .map(|w| intern(&mut block, w))
                 .unwrap_or(0);
             block.written_times.push(written);
             for (column, attribute) in SINGLE.iter().enumerate() {
                 let value = attribute.values(event).iter().next();
-                let reference = value.map(|v| block.intern(v)).unwrap_or(0);
+                let reference = value.map(|v| intern(&mut block, v)).unwrap_or(0);
                 block.columns[column].push(reference);
             }
             let identity = event
                 .source_identity
                 .as_deref()
-                .map(|v| block.intern(v))
+                .map(|v| intern(&mut block, v))
                 .unwrap_or(0);
             block.source_identities.push(identity);
             let names = event
                 .resource_names
                 .iter()
-                .map(|v| block.intern(v))
+                .map(|v| intern(&mut block, v))
                 .collect();
             block.resource_names.push(names);
             let types = event
                 .resource_types
                 .iter()
-                .map(|v| block.intern(v))
+                .map(|v| intern(&mut block, v))
                 .collect();
             block.resource_types.push(types);
             block.expires_at = block.expires_at.max(event.expires_at);
         }
+        block.index = block
+            .strings
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u32 + 1))
+            .collect();
         (block, order)
-    }
-
-    fn intern(&mut self, value: &str) -> u32 {
-        if let Some(&reference) = self.index.get(value) {
-            return reference;
-        }
-        self.strings.push(value.to_owned());
-        let reference = self.strings.len() as u32;
-        self.index.insert(value.to_owned(), reference);
-        reference
     }
 
     /// The compressed form stored under the block's key.
@@ -372,7 +376,7 @@ pub struct ResolvedTerm {
 #[derive(Debug, Clone)]
 pub struct KeyedBlock {
     pub key: BlockKey,
-    pub block: Block,
+    pub block: std::sync::Arc<Block>,
 }
 
 /// Microseconds since the epoch of an event's time.

@@ -22,12 +22,8 @@ impl EventStore for DryRunStore {
         "dry run (nothing is written)".into()
     }
 
-    async fn write(
-        &self,
-        batch: &WriteBatch,
-        _: Option<Instant>,
-    ) -> Result<WriteStats, StoreError> {
-        let (items, generations) = batch_items(batch);
+    async fn write(&self, batch: WriteBatch, _: Option<Instant>) -> Result<WriteStats, StoreError> {
+        let (items, generations) = batch_items(&batch);
         let all = items.iter().chain(&generations);
         Ok(WriteStats {
             items: (items.len() + generations.len()) as u64,

@@ -262,7 +262,7 @@ pub trait EventStore: Send + Sync {
     /// its entries, and no generation before its blocks.
     async fn write(
         &self,
-        batch: &WriteBatch,
+        batch: WriteBatch,
         deadline: Option<Instant>,
     ) -> Result<WriteStats, StoreError>;
 

@@ -112,7 +112,7 @@ impl<S: EventStore> EventStore for DynamoCostModel<S> {
 
     async fn write(
         &self,
-        batch: &WriteBatch,
+        batch: WriteBatch,
         deadline: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
         self.inner.write(batch, deadline).await

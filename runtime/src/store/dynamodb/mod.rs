@@ -156,14 +156,14 @@ impl EventStore for DynamoStore {
 
     async fn write(
         &self,
-        batch: &WriteBatch,
+        batch: WriteBatch,
         deadline: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
         // The entries first (their last request filled with the first
         // events), then the other events and the blocks in full requests;
         // then, once all of them are in, the generations of the hours the
         // blocks belong to.
-        let (mut items, generations) = item::batch_items(batch);
+        let (mut items, generations) = item::batch_items(&batch);
         let entries = batch.entries.len();
         let fill = (batch::MAX_BATCH - entries % batch::MAX_BATCH) % batch::MAX_BATCH;
         let rest = items.split_off((entries + fill).min(items.len()));
@@ -699,7 +699,7 @@ mod tests {
                 events,
             }],
         };
-        let stats = store.write(&batch, None).await.expect("written");
+        let stats = store.write(batch, None).await.expect("written");
         assert_eq!(
             (stats.requests, stats.items),
             (3, 35),

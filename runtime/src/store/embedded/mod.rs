@@ -461,7 +461,7 @@ impl EmbeddedStore {
 
     fn records(&self, packs: &impl PackTable, hour: u32) -> Result<Records, StoreError> {
         match read_pack(packs, hour, RECORDS).map_err(|e| self.error("read records", e.into()))? {
-            Some(bytes) => packs::decode(&bytes, true)
+            Some(bytes) => packs::decode_frames(&bytes)
                 .map_err(|e| self.corrupt(format!("records of hour {hour}"), e)),
             None => Ok(Records::default()),
         }
@@ -497,7 +497,8 @@ impl EmbeddedStore {
             for (hour, writes) in &by_hour {
                 let index = hour_index(hour);
                 let mut summaries = self.summaries(&packs_table, index)?;
-                let mut records = self.records(&packs_table, index)?;
+                // This write's records: one frame appended after the hour's others.
+                let mut records = Records::default();
                 for write in writes {
                     let source = source_number(&write.key.source);
                     // Keep an event unless its id is stored from another file
@@ -518,7 +519,6 @@ impl EmbeddedStore {
                     let sort = write.key.sort();
                     if block.is_empty() {
                         summaries.blocks.remove(&sort);
-                        records.blocks.remove(&sort);
                         continue;
                     }
                     let mut texts = Vec::with_capacity(order.len());
@@ -543,13 +543,15 @@ impl EmbeddedStore {
                     &packs::encode(&summaries, false),
                 )
                 .map_err(failed)?;
-                write_pack(
-                    &mut packs_table,
-                    index,
-                    RECORDS,
-                    &packs::encode(&records, true),
-                )
-                .map_err(failed)?;
+                if !records.blocks.is_empty() {
+                    append_pack(
+                        &mut packs_table,
+                        index,
+                        RECORDS,
+                        &packs::encode_frame(&records),
+                    )
+                    .map_err(failed)?;
+                }
             }
             let mut timeless_table = txn.open_table(TIMELESS).map_err(table_failed)?;
             for event in timeless {
@@ -714,6 +716,39 @@ fn timeless_event(id: &str, compressed: &[u8]) -> Result<EventItem, String> {
     Ok(event)
 }
 
+/// Appends to an hour's pack of one kind (its last piece filled first).
+fn append_pack(
+    table: &mut redb::Table<(u32, u8, u16), &'static [u8]>,
+    hour: u32,
+    kind: u8,
+    bytes: &[u8],
+) -> Result<(), redb::StorageError> {
+    let last = table
+        .range((hour, kind, 0)..=(hour, kind, u16::MAX))?
+        .next_back()
+        .transpose()?
+        .map(|(key, value)| (key.value().2, value.value().to_vec()));
+    let (mut number, mut piece) = last.unwrap_or((0, Vec::new()));
+    let mut rest = bytes;
+    loop {
+        let room = PIECE.saturating_sub(piece.len());
+        let (now, later) = rest.split_at(room.min(rest.len()));
+        piece.extend_from_slice(now);
+        table.insert((hour, kind, number), piece.as_slice())?;
+        rest = later;
+        if rest.is_empty() {
+            return Ok(());
+        }
+        number = number.checked_add(1).ok_or_else(|| {
+            redb::StorageError::Io(std::io::Error::other(format!(
+                "the records of hour {hour} are over {} bytes",
+                PIECE * usize::from(u16::MAX)
+            )))
+        })?;
+        piece.clear();
+    }
+}
+
 /// Copies a whole table, in key order.
 fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
     from: &redb::ReadTransaction,
@@ -780,10 +815,9 @@ impl EventStore for EmbeddedStore {
 
     async fn write(
         &self,
-        batch: &WriteBatch,
+        batch: WriteBatch,
         _deadline: Option<Instant>,
     ) -> Result<WriteStats, StoreError> {
-        let batch = batch.clone();
         let items = batch.entries.len() + batch.event_count();
         self.off_thread("write", move |store| store.write_blocking(&batch))
             .await?;

@@ -1,8 +1,10 @@
 //! Hour packs: how the embedded store keeps the events of one UTC hour.
-//! The hour's blocks (their summaries, uncompressed) are one value and its
-//! records another, each compressed once for the whole hour: compression
-//! sees many similar records at a time (a CloudTrail file is a median of
-//! four), and a lookup that reads summaries never inflates a record.
+//! The hour's blocks (their summaries, uncompressed) are one value,
+//! rewritten as blocks arrive; its records are frames appended one per
+//! write (each record compressed once, with its neighbours of the same
+//! write and the record dictionary). Compression sees many similar records
+//! at a time (a CloudTrail file is a median of four), and a lookup that
+//! reads summaries never inflates a record.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::keys::Hour;
 
-/// zstd level of packs: local writes happen once, reads often.
-const LEVEL: i32 = 6;
+/// zstd level of the summaries pack (rewritten as blocks arrive).
+const LEVEL: i32 = 3;
 /// Largest pack a decoder accepts (a corrupt length cannot make it allocate more).
 const MAX_DECODED: usize = 1 << 30;
 
@@ -33,9 +35,39 @@ pub struct Summaries {
 }
 
 /// An hour's records: by block sort key, the record texts in row order.
+/// Stored as frames, one per write; a block written again (its file read
+/// again) is in a later frame, which wins.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Records {
     pub blocks: BTreeMap<String, Vec<String>>,
+}
+
+/// Joins the frames of an hour's records (each `[u32 length][frame]`).
+pub fn decode_frames(bytes: &[u8]) -> Result<Records, CorruptPack> {
+    let mut records = Records::default();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (length, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| CorruptPack("a frame's length is cut".into()))?;
+        let length = u32::from_le_bytes(*length) as usize;
+        let frame = tail
+            .get(..length)
+            .ok_or_else(|| CorruptPack("a frame is cut".into()))?;
+        let part: Records = decode(frame, true)?;
+        records.blocks.extend(part.blocks);
+        rest = &tail[length..];
+    }
+    Ok(records)
+}
+
+/// One frame of records, with its length first.
+pub fn encode_frame(records: &Records) -> Vec<u8> {
+    let frame = encode(records, true);
+    let mut bytes = Vec::with_capacity(frame.len() + 4);
+    bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&frame);
+    bytes
 }
 
 /// A pack could not be read back.
@@ -47,7 +79,7 @@ pub struct CorruptPack(pub String);
 pub fn encode<T: Serialize>(pack: &T, with_dictionary: bool) -> Vec<u8> {
     let raw = postcard::to_allocvec(pack).unwrap_or_default();
     if with_dictionary {
-        crate::event::compress_with_level(&raw, LEVEL)
+        crate::event::compress_pack(&raw)
     } else {
         zstd::bulk::compress(&raw, LEVEL).unwrap_or_default()
     }
@@ -90,6 +122,15 @@ mod tests {
         let back: Records = decode(&bytes, true).unwrap();
         assert_eq!(back.blocks, records.blocks);
         assert!(decode::<Records>(&bytes[..bytes.len() / 2], true).is_err());
+        let mut later = Records::default();
+        later.blocks.insert("13#a#0".into(), vec!["again".into()]);
+        later.blocks.insert("13#b#0".into(), vec!["b".into()]);
+        let mut frames = encode_frame(&records);
+        frames.extend(encode_frame(&later));
+        let joined = decode_frames(&frames).unwrap();
+        assert_eq!(joined.blocks["13#a#0"], ["again"], "a later frame wins");
+        assert_eq!(joined.blocks.len(), 2);
+        assert!(decode_frames(&frames[..frames.len() - 1]).is_err());
         assert!(decode::<Summaries>(b"junk", false).is_err());
     }
 }
