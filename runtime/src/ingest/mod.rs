@@ -10,6 +10,7 @@ pub mod eventbridge;
 pub mod folder;
 pub mod pipeline;
 pub mod progress;
+pub mod rules;
 pub mod s3_event;
 pub mod writer;
 
