@@ -300,6 +300,7 @@ async fn the_skip_list_filters_by_case_insensitive_prefix() {
             Arc::clone(&store) as Arc<dyn EventStore>,
             pipeline,
         ),
+        publisher: None,
     };
     let doc = format!(
         r#"{{"Records":[{},{},{}]}}"#,

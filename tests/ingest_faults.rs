@@ -278,6 +278,7 @@ async fn setup() -> Setup {
             Arc::clone(&store) as Arc<dyn EventStore>,
             Pipeline::default(),
         ),
+        publisher: None,
     };
     Setup {
         sdk,

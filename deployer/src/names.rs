@@ -32,6 +32,8 @@ pub struct Names {
     /// The SQS queue that receives the ingest invocations that failed after
     /// Lambda's retries (the function's on-failure destination).
     pub failure_queue: String,
+    /// The SNS topic the stack creates for alerts (unless `alerts.topic_arn`).
+    pub alerts_topic: String,
     /// The EventBridge rule of `trail.trigger = "eventbridge"`.
     pub trail_rule: String,
     /// Markers in the artifact bucket: `<this><bucket>` records that deploy
@@ -74,6 +76,7 @@ impl Names {
             usage_plan: format!("{stack}-plan"),
             artifact_prefix: format!("tracker/{stack}/"),
             failure_queue: Names::queue(&stack, "ingest-failures"),
+            alerts_topic: format!("{stack}-alerts"),
             trail_rule: format!("{stack}-trail"),
             eventbridge_marker_prefix: format!("tracker/{stack}/state/eventbridge-enabled/"),
             stack,

@@ -42,6 +42,7 @@ pub struct Settings {
     pub lambda: LambdaSettings,
     pub artifacts: ArtifactSettings,
     pub local: LocalSettings,
+    pub alerts: AlertSettings,
 }
 
 /// `[aws]`: where to deploy. Unset keys come from the standard AWS chain.
@@ -304,6 +305,17 @@ impl Default for LocalSettings {
     }
 }
 
+/// `[alerts]`: where the ingest function sends what the detection rules find.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// An existing SNS topic to publish to; unset, the stack creates
+    /// `<stack>-alerts`.
+    pub topic_arn: Option<String>,
+    /// Addresses subscribed to the topic by e-mail (each confirms once).
+    pub emails: Vec<String>,
+}
+
 /// Regions that support the `provided.al2023` runtime look like `xx-name-N`.
 fn is_region(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
@@ -330,6 +342,28 @@ fn is_kms_key_arn(text: &str) -> bool {
         && resource.strip_prefix("key/").is_some_and(|id| {
             !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         }))
+}
+
+/// `arn:PARTITION:sns:REGION:ACCOUNT:NAME`.
+fn is_sns_topic_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    matches!(parts.as_slice(), [arn, partition, "sns", region, account, name]
+    if *arn == "arn"
+        && partition.starts_with("aws")
+        && is_region(region)
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && (1..=256).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+}
+
+/// `local@domain`, one line, no spaces (what SNS accepts for `email`).
+fn is_email(text: &str) -> bool {
+    let mut parts = text.split('@');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(local), Some(domain), None)
+        if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && text.len() <= 320
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 impl Settings {
@@ -496,6 +530,23 @@ impl Settings {
                     "api.throttle_burst"
                 },
                 "is 0, which would refuse every request; use at least 1".into(),
+            ));
+        }
+        if let Some(topic) = &self.alerts.topic_arn
+            && !is_sns_topic_arn(topic)
+        {
+            return Err(invalid(
+                "alerts.topic_arn",
+                format!(
+                    "is `{topic}`; use the topic's ARN, `arn:aws:sns:REGION:ACCOUNT:NAME`, or leave \
+                     it out and the stack creates its own topic"
+                ),
+            ));
+        }
+        if let Some(bad) = self.alerts.emails.iter().find(|e| !is_email(e)) {
+            return Err(invalid(
+                "alerts.emails",
+                format!("has `{bad}`, which is not an e-mail address (`name@example.com`)"),
             ));
         }
         if !(128..=10_240).contains(&self.lambda.memory_mb) {

@@ -8,6 +8,7 @@
 //! | `TRACKER_TABLE` | DynamoDB table of events | required |
 //! | `TRACKER_SKIP_EVENT_PREFIXES` | comma-separated, case-insensitive `eventName` prefixes not stored | empty: store all |
 //! | `TRACKER_RETENTION_DAYS` | days to keep events (DynamoDB TTL), 0 = forever | `0` |
+//! | `TRACKER_ALERTS_TOPIC` | SNS topic ARN the ingest function publishes alerts to | unset: alerts are stored, not sent |
 
 use crate::ingest::{Pipeline, SkipList};
 
@@ -15,6 +16,7 @@ pub const HANDLER_VAR: &str = "TRACKER_HANDLER";
 pub const TABLE_VAR: &str = "TRACKER_TABLE";
 pub const SKIP_VAR: &str = "TRACKER_SKIP_EVENT_PREFIXES";
 pub const RETENTION_VAR: &str = "TRACKER_RETENTION_DAYS";
+pub const ALERTS_TOPIC_VAR: &str = "TRACKER_ALERTS_TOPIC";
 
 /// The longest retention accepted (100 years).
 pub const MAX_RETENTION_DAYS: u32 = 36_500;
@@ -52,6 +54,8 @@ pub struct LambdaConfig {
     pub table: String,
     pub skip: SkipList,
     pub retention_days: u32,
+    /// Where alerts are published (SNS topic ARN); None sends nothing.
+    pub alerts_topic: Option<String>,
 }
 
 impl LambdaConfig {
@@ -84,10 +88,21 @@ impl LambdaConfig {
                 }
             },
         };
+        let alerts_topic = lookup(ALERTS_TOPIC_VAR)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        if let Some(topic) = &alerts_topic
+            && !topic.starts_with("arn:")
+        {
+            return Err(ConfigError(format!(
+                "{ALERTS_TOPIC_VAR} is `{topic}`; it must be an SNS topic ARN (`tracker deploy` sets it)"
+            )));
+        }
         Ok(LambdaConfig {
             table,
             skip,
             retention_days,
+            alerts_topic,
         })
     }
 
@@ -119,8 +134,23 @@ mod tests {
             (TABLE_VAR, "events"),
             (SKIP_VAR, "Get, describe"),
             (RETENTION_VAR, "90"),
+            (
+                ALERTS_TOPIC_VAR,
+                "arn:aws:sns:us-east-1:123456789012:tracker-alerts",
+            ),
         ])
         .unwrap();
+        assert_eq!(
+            c.alerts_topic.as_deref(),
+            Some("arn:aws:sns:us-east-1:123456789012:tracker-alerts")
+        );
+        assert!(
+            config(&[(TABLE_VAR, "t"), (ALERTS_TOPIC_VAR, "tracker-alerts")])
+                .unwrap_err()
+                .0
+                .contains(ALERTS_TOPIC_VAR)
+        );
+        assert_eq!(config(&[(TABLE_VAR, "t")]).unwrap().alerts_topic, None);
         assert_eq!(c.table, "events");
         assert_eq!(c.skip.prefixes(), ["get", "describe"]);
         assert_eq!(c.retention_days, 90);

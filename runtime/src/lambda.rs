@@ -14,6 +14,7 @@ use tower::ServiceExt;
 
 use crate::api::{self, ApiState, PublicBase};
 use crate::config::{Handler, LambdaConfig};
+use crate::ingest::notify::SnsPublisher;
 use crate::ingest::{IngestDeps, IngestEvent, Ingestor, handle_event};
 use crate::store::DynamoStore;
 
@@ -30,9 +31,16 @@ pub async fn run(handler: Handler) -> anyhow::Result<()> {
     ));
     match handler {
         Handler::Ingest => {
+            let publisher = config.alerts_topic.clone().map(|topic_arn| {
+                Arc::new(SnsPublisher {
+                    client: aws_sdk_sns::Client::new(&sdk),
+                    topic_arn,
+                }) as Arc<dyn crate::ingest::notify::Publisher>
+            });
             let deps = Arc::new(IngestDeps {
                 s3: crate::aws::s3_client(&sdk),
                 ingestor: Ingestor::new(store, config.pipeline()),
+                publisher,
             });
             // An S3 notification or an EventBridge `Object Created` event.
             lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {

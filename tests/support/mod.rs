@@ -128,6 +128,7 @@ pub fn ingest_deps(sdk: &SdkConfig, store: Arc<dyn EventStore>) -> IngestDeps {
     IngestDeps {
         s3: s3_client(sdk),
         ingestor: Ingestor::new(store, Pipeline::default()),
+        publisher: None,
     }
 }
 

@@ -23,11 +23,12 @@
 //! settings always render the same text ([`render`]: canonical, whatever
 //! serde_json's features), and an unchanged deploy is a no-op.
 
+pub mod alerts;
 pub mod policies;
 pub mod render;
 
 use serde_json::{Map, Value, json};
-use tracker_runtime::config::{HANDLER_VAR, RETENTION_VAR, SKIP_VAR, TABLE_VAR};
+use tracker_runtime::config::{ALERTS_TOPIC_VAR, HANDLER_VAR, RETENTION_VAR, SKIP_VAR, TABLE_VAR};
 use tracker_runtime::store::dynamodb::schema;
 
 use crate::names::Names;
@@ -60,6 +61,10 @@ pub mod ids {
     pub const INGEST_INVOKE_CONFIG: &str = "IngestInvokeConfig";
     pub const TRAIL_RULE: &str = "TrailObjectCreatedRule";
     pub const TRAIL_RULE_PERMISSION: &str = "TrailRuleInvokePermission";
+    /// The SNS topic of alerts (when the stack owns it).
+    pub const ALERTS_TOPIC: &str = "AlertsTopic";
+    /// `AlertsSubscription<n>`: e-mail subscriptions to a topic the stack does not own.
+    pub const ALERTS_SUBSCRIPTION_PREFIX: &str = "AlertsSubscription";
 }
 
 /// Stack output names.
@@ -76,6 +81,8 @@ pub mod outputs {
     pub const QUERY_FUNCTION: &str = "QueryFunctionName";
     pub const QUERY_FUNCTION_ARN: &str = "QueryFunctionArn";
     pub const FAILURE_QUEUE_URL: &str = "IngestFailureQueueUrl";
+    /// The SNS topic alerts are published to.
+    pub const ALERTS_TOPIC_ARN: &str = "AlertsTopicArn";
 }
 
 /// How long the on-failure queue keeps a failed invocation (SQS's maximum,
@@ -231,6 +238,7 @@ pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> 
     if settings.trail.trigger == Trigger::EventBridge {
         resources.extend(trail_rule(settings, names));
     }
+    resources.extend(alerts::resources(settings, names));
     let api = api_resources(settings);
     let mut definition = api.clone();
     definition.insert("StageName".into(), json!(settings.api.stage));
@@ -287,6 +295,7 @@ pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> 
             outputs::QUERY_FUNCTION: {"Value": {"Ref": ids::QUERY_FUNCTION}},
             outputs::QUERY_FUNCTION_ARN: {"Value": {"Fn::GetAtt": [ids::QUERY_FUNCTION, "Arn"]}},
             outputs::FAILURE_QUEUE_URL: {"Value": {"Ref": ids::FAILURE_QUEUE}},
+            outputs::ALERTS_TOPIC_ARN: {"Value": alerts::topic_arn(settings)},
         },
     })
 }
@@ -414,6 +423,15 @@ fn function(settings: &Settings, names: &Names, code: &CodeLocation, spec: Funct
         Architecture::X86_64 => "x86_64",
         Architecture::Arm64 => "arm64",
     };
+    let mut environment = json!({
+        HANDLER_VAR: spec.handler,
+        TABLE_VAR: names.table,
+        SKIP_VAR: settings.ingest.skip_event_prefixes.join(","),
+        RETENTION_VAR: settings.table.retention_days.to_string(),
+    });
+    if spec.handler == "ingest" {
+        environment[ALERTS_TOPIC_VAR] = alerts::topic_arn(settings);
+    }
     json!({
         "Type": "AWS::Lambda::Function",
         // The log group exists before the function and outlives it on delete,
@@ -429,12 +447,7 @@ fn function(settings: &Settings, names: &Names, code: &CodeLocation, spec: Funct
             "Timeout": spec.timeout,
             "Role": {"Fn::GetAtt": [spec.role_id, "Arn"]},
             "Code": {"S3Bucket": code.bucket, "S3Key": code.key},
-            "Environment": {"Variables": {
-                HANDLER_VAR: spec.handler,
-                TABLE_VAR: names.table,
-                SKIP_VAR: settings.ingest.skip_event_prefixes.join(","),
-                RETENTION_VAR: settings.table.retention_days.to_string(),
-            }},
+            "Environment": {"Variables": environment},
         },
     })
 }

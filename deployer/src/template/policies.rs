@@ -31,6 +31,7 @@ pub fn ingest_statements(settings: &Settings, names: &Names) -> Vec<Value> {
         trail_objects(settings),
         trail_listing(settings),
         failure_queue(),
+        super::alerts::publish_statement(settings),
     ];
     statements.extend(trail_key(settings));
     statements

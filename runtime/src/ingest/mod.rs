@@ -8,6 +8,7 @@
 pub mod batcher;
 pub mod eventbridge;
 pub mod folder;
+pub mod notify;
 pub mod pipeline;
 pub mod progress;
 pub mod rules;

@@ -20,6 +20,8 @@ use crate::cloudtrail::{classify_key, decode_s3_event_key};
 pub struct IngestDeps {
     pub s3: aws_sdk_s3::Client,
     pub ingestor: Ingestor,
+    /// Where new alerts are published (the `[alerts]` topic); None: stored only.
+    pub publisher: Option<std::sync::Arc<dyn super::notify::Publisher>>,
 }
 
 /// The handler's result: one report per object named in the event.

@@ -6,6 +6,8 @@
 //! Users only see [`RuleSet`], [`RuleInfo`], [`RuleMatch`] and
 //! [`RulesError`].
 
+pub mod builtin;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
