@@ -13,12 +13,15 @@
 //!   replay of failed ingests against moto and mocks, and the built binary
 //!   deploying itself, running as both functions, and tearing down;
 //! - `dashboard`: the dashboard in a real browser (chromium + Playwright);
-//! - `client`: the command-line client and `tracker ui`.
+//! - `client`: the command-line client and `tracker ui`;
+//! - `alerts_sns`: alert messages published to a moto SNS topic, read back
+//!   from a subscribed SQS queue.
 //!
 //! Needs a moto server (see `support::moto_endpoint`) and a DynamoDB
 //! emulator (`support::dynamodb_endpoint`); the README's test command starts
 //! both.
 
+mod alerts_sns;
 mod api;
 mod backfill;
 mod client;

@@ -92,6 +92,38 @@ impl Notice<'_> {
     }
 }
 
+/// Groups a file's new alerts into one notice per rule, in the order the
+/// rules first matched, each listing its events in file order.
+pub fn notices<'a>(
+    file: &'a str,
+    alerts: impl IntoIterator<Item = (&'a RuleInfo, NoticeEvent)>,
+) -> Vec<Notice<'a>> {
+    let mut grouped: Vec<Notice<'a>> = Vec::new();
+    for (rule, event) in alerts {
+        match grouped.iter_mut().find(|n| n.rule.id == rule.id) {
+            Some(notice) => notice.events.push(event),
+            None => grouped.push(Notice {
+                rule,
+                file,
+                events: vec![event],
+            }),
+        }
+    }
+    grouped
+}
+
+/// Publishes one message per notice; stops at the first failure (the caller
+/// retries the whole file).
+pub async fn publish_notices(
+    publisher: &dyn Publisher,
+    notices: &[Notice<'_>],
+) -> Result<usize, PublishError> {
+    for notice in notices {
+        publisher.publish(&notice.message()).await?;
+    }
+    Ok(notices.len())
+}
+
 /// An SNS subject: printable ASCII on one line, at most 100 characters.
 fn subject_line(text: &str) -> String {
     let clean: String = text
@@ -212,6 +244,33 @@ mod tests {
             "at most 10 listed"
         );
         assert!(message.body.contains("… and 2 more"));
+    }
+
+    #[test]
+    fn one_notice_per_rule_in_first_match_order() {
+        let root = rule();
+        let mut other = rule();
+        other.id = "other".into();
+        let grouped = notices(
+            "f",
+            [(&other, event(1)), (&root, event(2)), (&other, event(3))],
+        );
+        let shape: Vec<(&str, Vec<&str>)> = grouped
+            .iter()
+            .map(|n| {
+                (
+                    n.rule.id.as_str(),
+                    n.events.iter().map(|e| e.event_id.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("other", vec!["id-1", "id-3"]),
+                (root.id.as_str(), vec!["id-2"])
+            ]
+        );
     }
 
     #[test]
