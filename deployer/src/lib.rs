@@ -16,6 +16,7 @@ pub mod failure_queue;
 pub mod names;
 pub mod package;
 pub mod policy;
+pub mod rules;
 pub mod settings;
 pub mod stack;
 pub mod table;

@@ -162,14 +162,31 @@ pub fn default_binary(explicit: Option<&Path>) -> Result<PathBuf, PackageError> 
     }
 }
 
+/// A file shipped beside `bootstrap` (the user's detection rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraFile {
+    /// Path inside the zip (`/var/task/<path>` in the function).
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
 /// Reads, checks and zips `binary` for functions of `architecture`.
 pub fn package(binary: &Path, architecture: Architecture) -> Result<Package, PackageError> {
+    package_with(binary, architecture, &[])
+}
+
+/// [`package`], with `extra` files zipped after `bootstrap`.
+pub fn package_with(
+    binary: &Path,
+    architecture: Architecture,
+    extra: &[ExtraFile],
+) -> Result<Package, PackageError> {
     let bytes = std::fs::read(binary).map_err(|source| PackageError::Read {
         path: binary.into(),
         source,
     })?;
     let elf = check(binary, &bytes, architecture)?;
-    let zip = zip_bootstrap(&bytes).map_err(|e| PackageError::Zip {
+    let zip = zip_bootstrap(&bytes, extra).map_err(|e| PackageError::Zip {
         path: binary.into(),
         message: e.to_string(),
     })?;
@@ -233,15 +250,20 @@ pub fn check(
     Ok(elf)
 }
 
-/// One `bootstrap` entry, deflated, mode 0755, with zip's fixed 1980 date so
-/// the same binary always gives the same zip (and the same artifact name).
-fn zip_bootstrap(binary: &[u8]) -> zip::result::ZipResult<Vec<u8>> {
+/// One `bootstrap` entry, deflated, mode 0755, then the extra files (0644),
+/// with zip's fixed 1980 date so the same inputs always give the same zip
+/// (and the same artifact name).
+fn zip_bootstrap(binary: &[u8], extra: &[ExtraFile]) -> zip::result::ZipResult<Vec<u8>> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o755);
     writer.start_file("bootstrap", options)?;
     writer.write_all(binary)?;
+    for file in extra {
+        writer.start_file(file.path.as_str(), options.unix_permissions(0o644))?;
+        writer.write_all(&file.bytes)?;
+    }
     Ok(writer.finish()?.into_inner())
 }
 
@@ -626,6 +648,32 @@ mod tests {
         let entry = archive.by_index(0).unwrap();
         assert_eq!(entry.name().unwrap(), "bootstrap");
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+    }
+
+    #[test]
+    fn rule_files_ride_beside_bootstrap_and_change_the_artifact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tracker");
+        std::fs::write(
+            &path,
+            synthetic::elf(synthetic::X86_64, &["GLIBC_2.17"], LD),
+        )
+        .unwrap();
+        let rule = ExtraFile {
+            path: "rules/0/root.yml".into(),
+            bytes: b"title: root".to_vec(),
+        };
+        let plain = package(&path, Architecture::X86_64).unwrap();
+        let with_rules = package_with(&path, Architecture::X86_64, &[rule]).unwrap();
+        assert_ne!(plain.sha256, with_rules.sha256);
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(with_rules.zip)).unwrap();
+        assert_eq!(archive.len(), 2);
+        let mut entry = archive.by_index(1).unwrap();
+        assert_eq!(entry.name().unwrap(), "rules/0/root.yml");
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o644));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        assert_eq!(text, "title: root");
     }
 
     #[test]
