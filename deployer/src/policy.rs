@@ -37,6 +37,8 @@ pub enum Scope {
     LogGroupListing,
     Queues,
     Rules,
+    /// The alerts topic: the stack's own, or `alerts.topic_arn`.
+    Topics,
     RestApis,
     TrailKey,
 }
@@ -405,6 +407,32 @@ pub const VIA_STACKS: &[(&str, &[&str], Scope)] = &[
         Scope::Queues,
     ),
     (
+        "AWS::SNS::Topic",
+        &[
+            "sns:CreateTopic",
+            "sns:DeleteTopic",
+            "sns:GetTopicAttributes",
+            "sns:SetTopicAttributes",
+            "sns:Subscribe",
+            "sns:Unsubscribe",
+            "sns:ListSubscriptionsByTopic",
+            "sns:ListTagsForResource",
+            "sns:TagResource",
+            "sns:UntagResource",
+        ],
+        Scope::Topics,
+    ),
+    (
+        "AWS::SNS::Subscription",
+        &[
+            "sns:Subscribe",
+            "sns:Unsubscribe",
+            "sns:GetSubscriptionAttributes",
+            "sns:SetSubscriptionAttributes",
+        ],
+        Scope::Topics,
+    ),
+    (
         "AWS::Events::Rule",
         &[
             "events:PutRule",
@@ -484,6 +512,10 @@ impl Scope {
             Scope::LogGroupListing => vec![arn("logs", "log-group:*")],
             Scope::Queues => vec![arn("sqs", &format!("{}-*", names.stack))],
             Scope::Rules => vec![arn("events", &format!("rule/{}-*", names.stack))],
+            Scope::Topics => match &settings.alerts.topic_arn {
+                Some(topic) => vec![topic.clone()],
+                None => vec![arn("sns", &format!("{}-*", names.stack))],
+            },
             Scope::RestApis => [
                 "/restapis",
                 "/restapis/*",

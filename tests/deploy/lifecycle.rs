@@ -21,7 +21,7 @@ use tracker_deployer::sdk::{apigateway, cloudformation, lambda, sqs};
 use tracker_deployer::settings::AuthMode;
 use tracker_deployer::stack::{self, Outcome};
 use tracker_deployer::teardown::{TeardownArgs, teardown_with};
-use tracker_runtime::config::{HANDLER_VAR, RETENTION_VAR, SKIP_VAR, TABLE_VAR};
+use tracker_runtime::config::{ALERTS_TOPIC_VAR, HANDLER_VAR, RETENTION_VAR, SKIP_VAR, TABLE_VAR};
 use tracker_runtime::store::dynamodb::schema;
 
 use super::support::*;
@@ -40,6 +40,7 @@ async fn deploy_redeploy_update_teardown() {
     let mut settings = settings(&trail);
     settings.table.retention_days = 90;
     settings.ingest.skip_event_prefixes = vec!["Get".into(), "Describe".into()];
+    settings.alerts.emails = vec!["sec@example.com".into()];
     let names = Names::new(&settings).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let binary = small_binary(dir.path());
@@ -135,6 +136,7 @@ async fn deploy_redeploy_update_teardown() {
 
     // Both functions: runtime, handler, environment, memory, code from the zip.
     let mut roles = Vec::new();
+    let mut alert_topics = Vec::new();
     for (name, handler) in [
         (&names.ingest_function, "ingest"),
         (&names.query_function, "query"),
@@ -160,9 +162,34 @@ async fn deploy_redeploy_update_teardown() {
         );
         assert_eq!(env.get(SKIP_VAR).map(String::as_str), Some("Get,Describe"));
         assert_eq!(env.get(RETENTION_VAR).map(String::as_str), Some("90"));
+        alert_topics.push(env.get(ALERTS_TOPIC_VAR).cloned());
         roles.push((handler, f.role().unwrap_or_default().to_owned()));
     }
     assert_ne!(roles[0].1, roles[1].1, "each function has its own role");
+
+    // The alerts topic, with the address subscribed; only ingest publishes.
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = alerts_topic(&sns, &names.alerts_topic)
+        .await
+        .expect("the stack made the alerts topic");
+    assert_eq!(alert_topics, [Some(topic.clone()), None]);
+    let subscriptions = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .expect("the topic's subscriptions");
+    let subscribed: Vec<(&str, &str)> = subscriptions
+        .subscriptions()
+        .iter()
+        .map(|s| {
+            (
+                s.protocol().unwrap_or_default(),
+                s.endpoint().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(subscribed, [("email", "sec@example.com")]);
 
     // The zip in the created artifact bucket is the one deployed.
     let artifact = s3
@@ -547,6 +574,7 @@ async fn deploy_redeploy_update_teardown() {
     assert!(stack::describe(&cfn, &names.stack).await.unwrap().is_none());
     assert!(function(&lambda, &names.ingest_function).await.is_none());
     assert!(function(&lambda, &names.query_function).await.is_none());
+    assert_eq!(alerts_topic(&sns, &names.alerts_topic).await, None);
     for (_, role_arn) in &roles {
         let (status, body) = iam("GetRole", &[("RoleName", &role_name(role_arn))]).await;
         assert_eq!(status, 404, "role deleted: {body}");
@@ -758,4 +786,15 @@ async fn iam_auth_existing_bucket_and_refusals() {
         .await
         .unwrap();
     assert!(left.contents().is_empty(), "our zips are removed");
+}
+
+/// The ARN of the topic named `name`, if it exists.
+async fn alerts_topic(sns: &aws_sdk_sns::Client, name: &str) -> Option<String> {
+    let topics = sns.list_topics().send().await.expect("list topics");
+    topics
+        .topics()
+        .iter()
+        .filter_map(|t| t.topic_arn())
+        .find(|arn| arn.rsplit(':').next() == Some(name))
+        .map(str::to_owned)
 }

@@ -112,8 +112,17 @@ async fn every_call_of_deploy_and_teardown_is_in_the_policy() {
         key: "k".into(),
     };
     let mut types = BTreeSet::new();
-    for trigger in [Trigger::S3, Trigger::EventBridge] {
+    for (trigger, topic) in [
+        (Trigger::S3, None),
+        (
+            Trigger::EventBridge,
+            Some("arn:aws:sns:us-east-1:123456789012:security"),
+        ),
+    ] {
         settings.trail.trigger = trigger;
+        // An existing topic: the stack subscribes the addresses to it.
+        settings.alerts.topic_arn = topic.map(str::to_owned);
+        settings.alerts.emails = vec!["sec@example.com".into()];
         for t in [
             template::data_template(&settings, &names),
             template::app_template(&settings, &names, &code),

@@ -654,6 +654,35 @@ mod tests {
     }
 
     #[test]
+    fn the_ingest_function_publishes_to_the_alerts_topic_only() {
+        let s = settings();
+        let names = Names::new(&s).unwrap();
+        let t = app_template(&s, &names, &code());
+        assert_eq!(t["Resources"][ids::ALERTS_TOPIC]["Type"], "AWS::SNS::Topic");
+        let topic_ref = json!({"Ref": ids::ALERTS_TOPIC});
+        assert_eq!(
+            t["Resources"][ids::INGEST_FUNCTION]["Properties"]["Environment"]["Variables"]
+                [ALERTS_TOPIC_VAR],
+            topic_ref
+        );
+        assert_eq!(t["Outputs"][outputs::ALERTS_TOPIC_ARN]["Value"], topic_ref);
+        let publishes = |statements: Vec<Value>| -> Vec<Value> {
+            statements
+                .into_iter()
+                .filter(|st| st.to_string().contains("sns:"))
+                .collect()
+        };
+        let ingest = publishes(policies::ingest_statements(&s, &names));
+        assert_eq!(ingest.len(), 1, "{ingest:?}");
+        assert_eq!(ingest[0]["Action"], "sns:Publish");
+        assert_eq!(ingest[0]["Resource"], topic_ref);
+        assert!(
+            publishes(policies::query_statements(&s, &names)).is_empty(),
+            "the query function publishes nothing"
+        );
+    }
+
+    #[test]
     fn each_function_has_its_own_timeout() {
         let mut s = settings();
         s.lambda.timeout_seconds = 300;
