@@ -673,6 +673,23 @@ mod tests {
     }
 
     #[test]
+    fn alerts_go_to_the_stacks_topic_or_a_given_one() {
+        let s = parse("[alerts]\nemails = [\"sec@example.com\"]\n").unwrap();
+        assert_eq!(s.alerts.topic_arn, None);
+        assert_eq!(s.alerts.emails, ["sec@example.com"]);
+        let s = parse("[alerts]\ntopic_arn = \"arn:aws:sns:eu-west-1:123456789012:security\"\n")
+            .unwrap();
+        assert_eq!(
+            s.alerts.topic_arn.as_deref(),
+            Some("arn:aws:sns:eu-west-1:123456789012:security")
+        );
+        let e = parse("[alerts]\nemail = \"x@example.com\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("email") && e.contains("emails"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let e = parse("[table]\nnmae = \"x\"\n").unwrap_err().to_string();
         assert!(
@@ -716,6 +733,11 @@ mod tests {
             ),
             ("[trail]\ntrigger = \"sqs\"", "trigger"),
             ("[trail]\nprefix = \"AWSLogs/*/\"", "trail.prefix"),
+            (
+                "[alerts]\ntopic_arn = \"security-topic\"",
+                "alerts.topic_arn",
+            ),
+            ("[alerts]\nemails = [\"not an address\"]", "alerts.emails"),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(
