@@ -15,7 +15,9 @@
 //! - `dashboard`: the dashboard in a real browser (chromium + Playwright);
 //! - `client`: the command-line client and `tracker ui`;
 //! - `alerts_sns`: alert messages published to a moto SNS topic, read back
-//!   from a subscribed SQS queue.
+//!   from a subscribed SQS queue;
+//! - `rules`: the Sigma engine against SigmaHQ's CloudTrail rules and their
+//!   reference matches (no emulator).
 //!
 //! Needs a moto server (see `support::moto_endpoint`) and a DynamoDB
 //! emulator (`support::dynamodb_endpoint`); the README's test command starts
@@ -34,6 +36,7 @@ mod ingest_faults;
 mod insights;
 mod properties;
 mod read_units;
+mod rules;
 mod schema;
 mod serve;
 mod support;

@@ -9,7 +9,13 @@
 //! | `TRACKER_SKIP_EVENT_PREFIXES` | comma-separated, case-insensitive `eventName` prefixes not stored | empty: store all |
 //! | `TRACKER_RETENTION_DAYS` | days to keep events (DynamoDB TTL), 0 = forever | `0` |
 //! | `TRACKER_ALERTS_TOPIC` | SNS topic ARN the ingest function publishes alerts to | unset: alerts are stored, not sent |
+//! | `TRACKER_RULES_BUILTIN` | `true`/`false`: evaluate the built-in rule pack | `true` |
+//! | `TRACKER_RULES_DIR` | a folder of Sigma rules (`*.yml`, `*.yaml`) evaluated too | unset: none |
+//! | `TRACKER_RULES_SKIP_INVALID` | `true`/`false`: leave out (and log) unusable rules instead of failing to start | `false` |
 
+use std::path::PathBuf;
+
+use crate::ingest::rules::{RuleSet, RulesOptions};
 use crate::ingest::{Pipeline, SkipList};
 
 pub const HANDLER_VAR: &str = "TRACKER_HANDLER";
@@ -17,6 +23,9 @@ pub const TABLE_VAR: &str = "TRACKER_TABLE";
 pub const SKIP_VAR: &str = "TRACKER_SKIP_EVENT_PREFIXES";
 pub const RETENTION_VAR: &str = "TRACKER_RETENTION_DAYS";
 pub const ALERTS_TOPIC_VAR: &str = "TRACKER_ALERTS_TOPIC";
+pub const RULES_BUILTIN_VAR: &str = "TRACKER_RULES_BUILTIN";
+pub const RULES_DIR_VAR: &str = "TRACKER_RULES_DIR";
+pub const RULES_SKIP_INVALID_VAR: &str = "TRACKER_RULES_SKIP_INVALID";
 
 /// The longest retention accepted (100 years).
 pub const MAX_RETENTION_DAYS: u32 = 36_500;
@@ -56,6 +65,27 @@ pub struct LambdaConfig {
     pub retention_days: u32,
     /// Where alerts are published (SNS topic ARN); None sends nothing.
     pub alerts_topic: Option<String>,
+    /// Which detection rules the ingest function evaluates.
+    pub rules: RulesOptions,
+}
+
+/// `true`/`false` (any case), or `default` when unset or empty.
+fn flag(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match lookup(name)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ConfigError(format!(
+            "{name} is `{other}`; it must be `true` or `false`"
+        ))),
+    }
 }
 
 impl LambdaConfig {
@@ -98,20 +128,43 @@ impl LambdaConfig {
                 "{ALERTS_TOPIC_VAR} is `{topic}`; it must be an SNS topic ARN (`tracker deploy` sets it)"
             )));
         }
+        let rules = RulesOptions {
+            builtin: flag(&lookup, RULES_BUILTIN_VAR, true)?,
+            folders: lookup(RULES_DIR_VAR)
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .into_iter()
+                .collect(),
+            skip_invalid: flag(&lookup, RULES_SKIP_INVALID_VAR, false)?,
+        };
         Ok(LambdaConfig {
             table,
             skip,
             retention_days,
             alerts_topic,
+            rules,
         })
     }
 
-    pub fn pipeline(&self) -> Pipeline {
-        Pipeline {
+    /// The ingest pipeline, its rules loaded: an unusable rule is an error
+    /// (the function fails its first start, naming the file, the rule and
+    /// the problem) unless `TRACKER_RULES_SKIP_INVALID` says to leave it out.
+    pub fn pipeline(&self) -> Result<Pipeline, ConfigError> {
+        let (rules, skipped) = RuleSet::load(&self.rules).map_err(|e| {
+            ConfigError(format!(
+                "{e} (rules from {RULES_BUILTIN_VAR} and {RULES_DIR_VAR})"
+            ))
+        })?;
+        for warning in skipped {
+            tracing::warn!(%warning, "Rule left out.");
+        }
+        Ok(Pipeline {
             skip: self.skip.clone(),
             retention_days: self.retention_days,
             window: None,
-        }
+            rules,
+        })
     }
 }
 
@@ -151,6 +204,33 @@ mod tests {
                 .contains(ALERTS_TOPIC_VAR)
         );
         assert_eq!(config(&[(TABLE_VAR, "t")]).unwrap().alerts_topic, None);
+        assert_eq!(
+            config(&[(TABLE_VAR, "t")]).unwrap().rules,
+            RulesOptions::default(),
+            "the built-in pack, no folder, nothing skipped"
+        );
+        let rules = config(&[
+            (TABLE_VAR, "t"),
+            (RULES_BUILTIN_VAR, "FALSE"),
+            (RULES_DIR_VAR, " /var/task/rules "),
+            (RULES_SKIP_INVALID_VAR, "true"),
+        ])
+        .unwrap()
+        .rules;
+        assert_eq!(
+            rules,
+            RulesOptions {
+                builtin: false,
+                folders: vec![PathBuf::from("/var/task/rules")],
+                skip_invalid: true,
+            }
+        );
+        assert!(
+            config(&[(TABLE_VAR, "t"), (RULES_BUILTIN_VAR, "yes")])
+                .unwrap_err()
+                .0
+                .contains(RULES_BUILTIN_VAR)
+        );
         assert_eq!(c.table, "events");
         assert_eq!(c.skip.prefixes(), ["get", "describe"]);
         assert_eq!(c.retention_days, 90);

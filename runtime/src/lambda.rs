@@ -39,7 +39,7 @@ pub async fn run(handler: Handler) -> anyhow::Result<()> {
             });
             let deps = Arc::new(IngestDeps {
                 s3: crate::aws::s3_client(&sdk),
-                ingestor: Ingestor::new(store, config.pipeline()),
+                ingestor: Ingestor::new(store, config.pipeline()?),
                 publisher,
             });
             // An S3 notification or an EventBridge `Object Created` event.

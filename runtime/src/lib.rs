@@ -3,7 +3,8 @@
 //!
 //! - [`cloudtrail`]: log files and records (reading, principal, redaction);
 //! - [`event`]: the stored form of an event; [`attribute`]: what lookups and
-//!   statistics address in it;
+//!   statistics address in it; [`alert`]: the stored form of an alert (a
+//!   detection rule matching an event);
 //! - [`store`]: the storage seam and its DynamoDB implementation;
 //! - [`ingest`]: log file → stored events (the S3-triggered handler);
 //! - [`query`]: what an event query means, over any store;
@@ -11,6 +12,7 @@
 //! - [`config`], [`aws`], [`lambda`]: Lambda mode's wiring;
 //! - [`local`]: local mode (`tracker serve`).
 
+pub mod alert;
 pub mod api;
 pub mod attribute;
 pub mod aws;

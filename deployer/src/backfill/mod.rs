@@ -96,6 +96,8 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
         skip: SkipList::new(&settings.ingest.skip_event_prefixes),
         retention_days: settings.table.retention_days,
         window,
+        // A backfill loads history: it raises no alerts.
+        rules: Default::default(),
     };
     // AWS is only configured when it is used (a bucket, a queue, or the table).
     let needs_aws = args.path.is_none() || (args.db.is_none() && !args.dry_run);

@@ -270,6 +270,9 @@ mod tests {
         async fn put_items(&self, _: &[StoredItem]) -> Result<WriteStats, StoreError> {
             Ok(WriteStats::default())
         }
+        async fn put_new_items(&self, items: &[StoredItem]) -> Result<Vec<bool>, StoreError> {
+            Ok(vec![true; items.len()])
+        }
     }
 
     fn event(id: usize) -> EventItem {

@@ -5,6 +5,7 @@
 //! [`s3_event`] is the Lambda handler on top, [`eventbridge`] the other event
 //! shapes it accepts.
 
+pub mod alerts;
 pub mod batcher;
 pub mod eventbridge;
 pub mod folder;
@@ -15,6 +16,7 @@ pub mod rules;
 pub mod s3_event;
 pub mod writer;
 
+pub use alerts::{NewAlert, RaisedAlert};
 pub use batcher::WriteBatcher;
 pub use eventbridge::{IngestEvent, UnknownEvent, failure_record_objects, handle_event};
 pub use folder::{FileLedger, FolderOptions, ingest_folder};

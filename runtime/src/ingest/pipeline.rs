@@ -1,9 +1,12 @@
 //! The synchronous half of ingest: read a log file, extract each record,
-//! apply the skip list, redact, and turn what is kept into stored events and
-//! the catalog entries that make them reachable.
+//! evaluate the detection rules on it, apply the skip list, redact, and turn
+//! what is kept into stored events and the catalog entries that make them
+//! reachable.
 
 use std::io::Read;
 
+use super::alerts::RaisedAlert;
+use super::rules::RuleSet;
 use crate::cloudtrail::logfile::LogShape;
 use crate::cloudtrail::{LogReadError, Record, read_log_records};
 use crate::event::{EventItem, key_safe};
@@ -50,6 +53,9 @@ pub struct Pipeline {
     /// Only records whose `eventTime` falls in this window are kept (backfill
     /// `--since`/`--until`); records without a usable time are then left out too.
     pub window: Option<TimeWindow>,
+    /// Detection rules, evaluated on every record, stored or not (empty by
+    /// default: no alerts).
+    pub rules: RuleSet,
 }
 
 /// A half-open window `[from, to)` of event times.
@@ -93,11 +99,27 @@ impl std::ops::AddAssign for RecordCounts {
 
 impl Pipeline {
     /// Reads one log file, calling `emit` for each event to store. Records
-    /// read before an error are still emitted.
+    /// read before an error are still emitted. Alerts are not asked for
+    /// (see [`Pipeline::read_with_alerts`]).
     pub fn read<R: Read>(
         &self,
         reader: R,
+        emit: impl FnMut(Prepared),
+    ) -> (RecordCounts, Result<LogShape, LogReadError>) {
+        self.read_with_alerts(reader, "", emit, |_| {})
+    }
+
+    /// Reads one log file (named `file` in alerts), calling `emit` for each
+    /// event to store and `raise` for each alert a rule raises. Rules see
+    /// every record that is a JSON object, before the skip list and the
+    /// time window: an event not stored (say, `GetCallerIdentity` skipped)
+    /// still alerts.
+    pub fn read_with_alerts<R: Read>(
+        &self,
+        reader: R,
+        file: &str,
         mut emit: impl FnMut(Prepared),
+        mut raise: impl FnMut(RaisedAlert),
     ) -> (RecordCounts, Result<LogShape, LogReadError>) {
         let mut counts = RecordCounts::default();
         let result = read_log_records(reader, |raw| {
@@ -110,6 +132,11 @@ impl Pipeline {
                     return;
                 }
             };
+            if !self.rules.is_empty() {
+                for matched in self.rules.evaluate(raw.get()) {
+                    raise(RaisedAlert::new(matched.rule, &record, file));
+                }
+            }
             if self.skip.skips(record.event_name.as_deref())
                 || self
                     .window

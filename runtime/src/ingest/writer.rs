@@ -2,7 +2,9 @@
 //! (so a slow download or a large file never stalls the runtime), and writes
 //! what it yields in chunks — new catalog entries first, then the events and
 //! the blocks that summarise them — so that an event is never stored without
-//! the entries that make it reachable.
+//! the entries that make it reachable. Once a file's events are written, the
+//! alerts its records raised are stored (each once: see [`super::alerts`])
+//! and the new ones reported.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
@@ -12,6 +14,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::alerts::{AlertRecorder, NewAlert, RaisedAlert};
 use super::batcher::WriteBatcher;
 use super::pipeline::{Pipeline, Prepared, RecordCounts};
 use crate::cloudtrail::logfile::LogShape;
@@ -48,6 +51,10 @@ pub struct FileReport {
     pub stored: u64,
     #[serde(skip)]
     pub writes: WriteStats,
+    /// Alerts this file raised that were stored for the first time (none
+    /// when the file was read before): what to notify.
+    #[serde(skip)]
+    pub new_alerts: Vec<NewAlert>,
 }
 
 impl FileReport {
@@ -60,6 +67,7 @@ impl FileReport {
             counts: RecordCounts::default(),
             stored: 0,
             writes: WriteStats::default(),
+            new_alerts: Vec::new(),
         }
     }
 
@@ -73,6 +81,7 @@ impl FileReport {
             counts: RecordCounts::default(),
             stored: 0,
             writes: WriteStats::default(),
+            new_alerts: Vec::new(),
         }
     }
 
@@ -90,6 +99,7 @@ pub struct Ingestor {
     known: Mutex<HashSet<CatalogEntry>>,
     /// When set, writes of many files are batched together.
     batcher: Option<WriteBatcher>,
+    alerts: AlertRecorder,
 }
 
 impl Ingestor {
@@ -99,6 +109,7 @@ impl Ingestor {
             pipeline: Arc::new(pipeline),
             known: Mutex::new(HashSet::new()),
             batcher: None,
+            alerts: AlertRecorder::default(),
         }
     }
 
@@ -138,20 +149,29 @@ impl Ingestor {
     {
         let (sender, mut receiver) = mpsc::channel::<Vec<Prepared>>(4);
         let pipeline = Arc::clone(&self.pipeline);
+        let file = source.clone();
         let parser = tokio::task::spawn_blocking(move || {
             let mut chunk = Vec::with_capacity(CHUNK);
-            let (counts, result) = pipeline.read(reader, |prepared| {
-                chunk.push(prepared);
-                if chunk.len() == CHUNK {
-                    // A closed channel means the writer failed; the rest is read but dropped.
-                    let _ = sender
-                        .blocking_send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
-                }
-            });
+            let mut raised: Vec<RaisedAlert> = Vec::new();
+            let (counts, result) = pipeline.read_with_alerts(
+                reader,
+                &file,
+                |prepared| {
+                    chunk.push(prepared);
+                    if chunk.len() == CHUNK {
+                        // A closed channel means the writer failed; the rest is read but dropped.
+                        let _ = sender.blocking_send(std::mem::replace(
+                            &mut chunk,
+                            Vec::with_capacity(CHUNK),
+                        ));
+                    }
+                },
+                |alert| raised.push(alert),
+            );
             if !chunk.is_empty() {
                 let _ = sender.blocking_send(chunk);
             }
-            (counts, result)
+            (counts, result, raised)
         });
 
         let mut stored = 0u64;
@@ -175,7 +195,7 @@ impl Ingestor {
         }
         drop(receiver);
 
-        let (counts, read_result) = match parser.await {
+        let (counts, read_result, raised) = match parser.await {
             Ok(done) => done,
             Err(join_error) => {
                 return FileReport::failed(
@@ -185,6 +205,20 @@ impl Ingestor {
                 );
             }
         };
+        // The alerts of the records read (all of them, or those before a
+        // read error), once their events are in; a failure fails the file
+        // for a retry, as an event write does.
+        let mut new_alerts = Vec::new();
+        if store_error.is_none() {
+            match self
+                .alerts
+                .record(self.store.as_ref(), raised, self.pipeline.retention_days)
+                .await
+            {
+                Ok(new) => new_alerts = new,
+                Err(error) => store_error = Some(error),
+            }
+        }
         let outcome = match (store_error, read_result) {
             (Some(error), _) => FileOutcome::Failed {
                 reason: error.to_string(),
@@ -205,6 +239,7 @@ impl Ingestor {
             counts,
             stored,
             writes,
+            new_alerts,
         }
     }
 

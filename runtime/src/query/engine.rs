@@ -487,6 +487,9 @@ mod tests {
         async fn put_items(&self, _: &[StoredItem]) -> Result<WriteStats, StoreError> {
             unreachable!()
         }
+        async fn put_new_items(&self, _: &[StoredItem]) -> Result<Vec<bool>, StoreError> {
+            unreachable!()
+        }
         async fn get_event(&self, _: &str) -> Result<Option<EventItem>, StoreError> {
             unreachable!()
         }

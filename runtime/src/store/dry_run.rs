@@ -59,4 +59,9 @@ impl EventStore for DryRunStore {
     async fn put_items(&self, _: &[StoredItem]) -> Result<WriteStats, StoreError> {
         Ok(WriteStats::default())
     }
+
+    /// Nothing is stored, so everything would be new.
+    async fn put_new_items(&self, items: &[StoredItem]) -> Result<Vec<bool>, StoreError> {
+        Ok(vec![true; items.len()])
+    }
 }

@@ -12,6 +12,8 @@
 //! | hour generation | `G#<YYYY>` | `<MM>-<DD>T<HH>` |
 //! | hour rollup | `R#<YYYY-MM-DD>` | `H#<HH>` |
 //! | day rollup | `R#<YYYY>` | `D#<MM>-<DD>` |
+//! | alert | `A#<YYYY-MM>` (`A#-` without a time) | `<time>#<eventID>#<ruleId>` |
+//! | month holding alerts | `A#months` | `<YYYY-MM>` |
 //!
 //! `<time>` is the fixed-width UTC form (`2014-09-27T14:00:00.000000Z`), so
 //! string order is time order. A **block** holds the summaries of the events
@@ -21,7 +23,9 @@
 //! each time a block of that hour is written; **rollups** (counts and which
 //! blocks hold each value of one attribute, per hour and per day) are
 //! derived from blocks, record the generations they were built from, and are
-//! rebuilt when those have moved (see `query::rollup`).
+//! rebuilt when those have moved (see `query::rollup`). An **alert** is one
+//! rule matching one event (see `store::alerts`): one item per (rule,
+//! event), so a log file delivered twice records each alert once.
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
@@ -87,6 +91,45 @@ pub fn month_text(day: NaiveDate) -> String {
 /// `E#<eventID>`: the key of an event item.
 pub fn event_pk(event_id: &str) -> String {
     format!("E#{event_id}")
+}
+
+/// The partition of the months that hold alerts (one item per month,
+/// sort key `YYYY-MM`): `GET /alerts` reads only those of its window.
+pub const ALERT_MONTHS_PARTITION: &str = "A#months";
+
+/// The longest rule id kept as is in an alert's sort key.
+const MAX_RULE_KEY_BYTES: usize = 256;
+
+/// `A#<YYYY-MM>`: the alerts of one month (of their events' times).
+pub fn alert_partition(month: &str) -> String {
+    format!("A#{month}")
+}
+
+/// The partition and sort key of an alert: `A#<YYYY-MM>` and
+/// `<time>#<eventID>#<ruleId>` (time order, as the event routes list), or
+/// `A#-` and `<eventID>#<ruleId>` for an event without a usable time (kept
+/// so that it alerts once, listed by no window).
+pub fn alert_key(
+    instant: Option<&DateTime<Utc>>,
+    event_id: &str,
+    rule_id: &str,
+) -> (String, String) {
+    // A sort key holds at most 1,024 bytes: a long rule id (a file stem)
+    // is named by its hash.
+    let digest;
+    let rule_id = if rule_id.len() <= MAX_RULE_KEY_BYTES {
+        rule_id
+    } else {
+        digest = crate::digest::sha256_hex(rule_id, 16);
+        digest.as_str()
+    };
+    match instant {
+        Some(t) => (
+            alert_partition(&crate::time::month_bucket(t)),
+            format!("{}#{event_id}#{rule_id}", crate::time::sortable(t)),
+        ),
+        None => (alert_partition("-"), format!("{event_id}#{rule_id}")),
+    }
 }
 
 /// Where a block is kept.
@@ -253,6 +296,22 @@ mod tests {
         assert_eq!(hour_rollup_key(&h), ("R#2024-05-01".into(), "H#23".into()));
         assert_eq!(day_rollup_key(h.day), ("R#2024".into(), "D#05-01".into()));
         assert_eq!(generation_sort(&h), "05-01T23");
+    }
+
+    #[test]
+    fn alerts_sort_by_time_within_their_month() {
+        let t = crate::time::parse_event_time("2024-05-01T13:59:59Z").unwrap();
+        assert_eq!(
+            alert_key(Some(&t), "e1", "r1"),
+            (
+                "A#2024-05".to_owned(),
+                "2024-05-01T13:59:59.000000Z#e1#r1".to_owned()
+            )
+        );
+        assert_eq!(
+            alert_key(None, "e1", "r1"),
+            ("A#-".to_owned(), "e1#r1".to_owned())
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!   buckets), each its own item written with an idempotent put — never a
 //!   read-modify-write row.
 
+pub mod alerts;
 pub mod block;
 pub mod dry_run;
 pub mod dynamodb;
@@ -334,4 +335,25 @@ pub trait EventStore: Send + Sync {
     /// Writes items of the block and rollup layer (rollups, from the query
     /// side), replacing any with the same key.
     async fn put_items(&self, items: &[StoredItem]) -> Result<WriteStats, StoreError>;
+
+    /// Writes each item only if no item has its key yet (a conditional
+    /// write, atomic per item), and says for each whether it was written
+    /// now (`true`) or was there already (`false`; it is left as it was).
+    /// Alerts go through it: a log file delivered or retried again records,
+    /// and so notifies, each (rule, event) once. The same key twice in
+    /// `items` is written once: the first is new, the second not.
+    async fn put_new_items(&self, items: &[StoredItem]) -> Result<Vec<bool>, StoreError>;
+
+    /// At most `limit` items of a range, ascending by sort key, and whether
+    /// more follow.
+    async fn read_items_page(
+        &self,
+        range: &ItemRange,
+        limit: usize,
+    ) -> Result<(Vec<StoredItem>, bool), StoreError> {
+        let mut items = self.read_items(range).await?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Ok((items, more))
+    }
 }

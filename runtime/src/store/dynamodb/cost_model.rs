@@ -182,4 +182,20 @@ impl<S: EventStore> EventStore for DynamoCostModel<S> {
         self.meter.wrote(&written);
         self.inner.put_items(items).await
     }
+
+    async fn put_new_items(&self, items: &[StoredItem]) -> Result<Vec<bool>, StoreError> {
+        let written: Vec<item::Item> = items.iter().map(stored_to_item).collect();
+        self.meter.wrote(&written);
+        self.inner.put_new_items(items).await
+    }
+
+    async fn read_items_page(
+        &self,
+        range: &ItemRange,
+        limit: usize,
+    ) -> Result<(Vec<StoredItem>, bool), StoreError> {
+        let (items, more) = self.inner.read_items_page(range, limit).await?;
+        self.query(items.iter().map(stored_size), range.consistent);
+        Ok((items, more))
+    }
 }

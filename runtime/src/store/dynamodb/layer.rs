@@ -25,9 +25,34 @@ pub async fn read_range(
     store: &DynamoStore,
     range: &ItemRange,
 ) -> Result<Vec<StoredItem>, StoreError> {
+    read_at_most(store, range, None).await
+}
+
+/// At most `limit` items of a range, ascending, and whether more follow
+/// (one more item is asked for to tell).
+pub async fn read_range_page(
+    store: &DynamoStore,
+    range: &ItemRange,
+    limit: usize,
+) -> Result<(Vec<StoredItem>, bool), StoreError> {
+    let mut found = read_at_most(store, range, Some(limit.saturating_add(1))).await?;
+    let more = found.len() > limit;
+    found.truncate(limit);
+    Ok((found, more))
+}
+
+async fn read_at_most(
+    store: &DynamoStore,
+    range: &ItemRange,
+    most: Option<usize>,
+) -> Result<Vec<StoredItem>, StoreError> {
     let mut found = Vec::new();
     let mut start = None;
     loop {
+        let wanted = most.map(|most| most.saturating_sub(found.len()));
+        if wanted == Some(0) {
+            return Ok(found);
+        }
         let request = store
             .client()
             .query()
@@ -45,6 +70,7 @@ pub async fn read_range(
                 .expression_attribute_values(":lo", AttributeValue::S(range.start.clone()))
         };
         let output = request
+            .set_limit(wanted.map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
             .consistent_read(range.consistent)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .set_exclusive_start_key(start)

@@ -5,6 +5,7 @@
 //! items of the same table (the layout is `store::keys`).
 
 pub mod batch;
+pub mod conditional;
 pub mod cost_model;
 pub mod errors;
 pub mod item;
@@ -268,6 +269,18 @@ impl EventStore for DynamoStore {
         let items: Vec<item::Item> = items.iter().map(item::stored_to_item).collect();
         self.meter.wrote(&items);
         batch::put_all(&self.client, &self.table, items, None).await
+    }
+
+    async fn put_new_items(&self, items: &[StoredItem]) -> Result<Vec<bool>, StoreError> {
+        conditional::put_new_items(self, items).await
+    }
+
+    async fn read_items_page(
+        &self,
+        range: &ItemRange,
+        limit: usize,
+    ) -> Result<(Vec<StoredItem>, bool), StoreError> {
+        layer::read_range_page(self, range, limit).await
     }
 
     async fn catalog_page(

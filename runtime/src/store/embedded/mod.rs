@@ -1028,6 +1028,60 @@ impl EventStore for EmbeddedStore {
             ..WriteStats::default()
         })
     }
+
+    /// One transaction: each item is inserted unless its key is there.
+    async fn put_new_items(&self, items: &[StoredItem]) -> Result<Vec<bool>, StoreError> {
+        let items = items.to_vec();
+        self.off_thread("put new items", move |store| {
+            let mut written = Vec::with_capacity(items.len());
+            store
+                .write(|txn| {
+                    let mut table = txn.open_table(ITEMS)?;
+                    for item in &items {
+                        let key = (item.partition.as_str(), item.sort.as_str());
+                        let absent = table.get(key)?.is_none();
+                        if absent {
+                            table.insert(
+                                key,
+                                (item.version, item.expires_at, item.value.as_slice()),
+                            )?;
+                        }
+                        written.push(absent);
+                    }
+                    Ok(())
+                })
+                .map_err(|e| store.error("put new items", e))?;
+            Ok(written)
+        })
+        .await
+    }
+
+    async fn read_items_page(
+        &self,
+        range: &ItemRange,
+        limit: usize,
+    ) -> Result<(Vec<StoredItem>, bool), StoreError> {
+        if is_rollup(&range.partition) || range.partition.starts_with("B#") {
+            let mut items = self.read_items(range).await?;
+            let more = items.len() > limit;
+            items.truncate(limit);
+            return Ok((items, more));
+        }
+        self.read("read items", |txn| {
+            let table = txn.open_table(ITEMS)?;
+            let bounds = (range.partition.as_str(), range.start.as_str())
+                ..=(range.partition.as_str(), range.end.as_str());
+            let mut found = Vec::new();
+            for entry in table.range(bounds)? {
+                if found.len() == limit {
+                    return Ok((found, true));
+                }
+                let (key, value) = entry?;
+                found.push(stored(key.value(), value.value()));
+            }
+            Ok((found, false))
+        })
+    }
 }
 
 /// An item of the block and rollup layer, from its key and stored value.
