@@ -680,6 +680,18 @@ mod tests {
             publishes(policies::query_statements(&s, &names)).is_empty(),
             "the query function publishes nothing"
         );
+        let alerts_once = policies::ingest_statements(&s, &names)
+            .into_iter()
+            .find(|st| st["Sid"] == "AlertsOnce")
+            .expect("the alert items' statement");
+        assert_eq!(
+            alerts_once["Action"],
+            json!(["dynamodb:PutItem", "dynamodb:DeleteItem"])
+        );
+        assert_eq!(
+            alerts_once["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            json!(["A#*"])
+        );
     }
 
     #[test]

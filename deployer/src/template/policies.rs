@@ -31,6 +31,7 @@ pub fn ingest_statements(settings: &Settings, names: &Names) -> Vec<Value> {
         trail_objects(settings),
         trail_listing(settings),
         failure_queue(),
+        alerts_once(&names.table),
         super::alerts::publish_statement(settings),
     ];
     statements.extend(trail_key(settings));
@@ -83,6 +84,21 @@ fn rollups(table: &str) -> Value {
             "arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}"
         )},
         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["R#*"]}},
+    })
+}
+
+/// Recording each alert once (`PutItem` with `attribute_not_exists`) and
+/// taking back the ones whose message could not be published
+/// (`DeleteItem`): on alert items (partition keys `A#…`) only.
+fn alerts_once(table: &str) -> Value {
+    json!({
+        "Sid": "AlertsOnce",
+        "Effect": "Allow",
+        "Action": ["dynamodb:PutItem", "dynamodb:DeleteItem"],
+        "Resource": {"Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}"
+        )},
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["A#*"]}},
     })
 }
 

@@ -50,10 +50,13 @@ impl RaisedAlert {
 pub struct NewAlert {
     pub rule: Arc<RuleInfo>,
     pub event: NoticeEvent,
+    /// The stored item's (partition, sort) key: deleted again when the
+    /// notification cannot be published, so the file's retry announces it.
+    pub key: (String, String),
 }
 
 impl NewAlert {
-    fn from_raised(raised: RaisedAlert) -> NewAlert {
+    fn from_raised(raised: RaisedAlert, key: (String, String)) -> NewAlert {
         let row = raised.row;
         let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
         NewAlert {
@@ -65,6 +68,7 @@ impl NewAlert {
                 principal: row.principal,
                 source_ip: or_dash(row.source_ip_address),
             },
+            key,
         }
     }
 }
@@ -117,9 +121,10 @@ impl AlertRecorder {
         let written = store.put_new_items(&items).await?;
         Ok(raised
             .into_iter()
+            .zip(items)
             .zip(written)
             .filter(|(_, new)| *new)
-            .map(|(raised, _)| NewAlert::from_raised(raised))
+            .map(|((raised, item), _)| NewAlert::from_raised(raised, (item.partition, item.sort)))
             .collect())
     }
 }

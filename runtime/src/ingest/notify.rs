@@ -9,11 +9,14 @@
 //! redelivered or retried log file never alerts twice for the same
 //! (rule, eventID).
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use async_trait::async_trait;
 
 use super::rules::RuleInfo;
+use super::writer::{FileOutcome, FileReport};
+use crate::store::EventStore;
 
 /// Events listed in a message; the rest are counted (and listed by
 /// `GET /alerts`).
@@ -112,16 +115,75 @@ pub fn notices<'a>(
     grouped
 }
 
-/// Publishes one message per notice; stops at the first failure (the caller
-/// retries the whole file).
+/// Publishes one message per notice, in order; on a failure, how many were
+/// published before it.
 pub async fn publish_notices(
     publisher: &dyn Publisher,
     notices: &[Notice<'_>],
-) -> Result<usize, PublishError> {
-    for notice in notices {
-        publisher.publish(&notice.message()).await?;
+) -> Result<usize, (usize, PublishError)> {
+    for (published, notice) in notices.iter().enumerate() {
+        publisher
+            .publish(&notice.message())
+            .await
+            .map_err(|error| (published, error))?;
     }
     Ok(notices.len())
+}
+
+/// Publishes the new alerts of one ingested file, one message per rule.
+/// When a message cannot be published, the alerts it (and the ones after
+/// it) would have announced are un-recorded and the file fails for retry:
+/// the retry records and announces them, so a failure delays a message and
+/// never loses it (the messages already sent are not sent again).
+pub async fn announce(store: &dyn EventStore, publisher: &dyn Publisher, report: &mut FileReport) {
+    if report.new_alerts.is_empty() {
+        return;
+    }
+    let grouped = notices(
+        &report.source,
+        report
+            .new_alerts
+            .iter()
+            .map(|alert| (alert.rule.as_ref(), alert.event.clone())),
+    );
+    let failure = match publish_notices(publisher, &grouped).await {
+        Ok(messages) => {
+            tracing::info!(
+                source = %report.source, messages, alerts = report.new_alerts.len(),
+                "Published alerts."
+            );
+            None
+        }
+        Err((published, error)) => {
+            let unannounced: HashSet<&str> = grouped[published..]
+                .iter()
+                .map(|n| n.rule.id.as_str())
+                .collect();
+            let keys: Vec<(String, String)> = report
+                .new_alerts
+                .iter()
+                .filter(|alert| unannounced.contains(alert.rule.id.as_str()))
+                .map(|alert| alert.key.clone())
+                .collect();
+            Some(match store.delete_items(&keys).await {
+                Ok(()) => format!(
+                    "{error}; the file's {} unannounced alert(s) are announced when it is retried",
+                    keys.len()
+                ),
+                Err(undo) => format!(
+                    "{error}; {} alert(s) stay recorded but unannounced, since un-recording them \
+                     failed too ({undo}): `GET /alerts` lists them",
+                    keys.len()
+                ),
+            })
+        }
+    };
+    if let Some(reason) = failure {
+        report.outcome = FileOutcome::Failed {
+            reason,
+            retry: true,
+        };
+    }
 }
 
 /// An SNS subject: printable ASCII on one line, at most 100 characters.

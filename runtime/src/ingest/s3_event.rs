@@ -90,7 +90,7 @@ pub async fn ingest_objects(
     let mut reports = Vec::with_capacity(objects.len());
     for (bucket, key) in objects {
         let source = format!("s3://{bucket}/{key}");
-        let report = if bucket.is_empty() || key.is_empty() {
+        let mut report = if bucket.is_empty() || key.is_empty() {
             FileReport::failed(source, "the notification names no bucket or key", false)
         } else if let Some(reason) = classify_key(&key).skip_reason() {
             FileReport::skipped(source, reason)
@@ -100,6 +100,14 @@ pub async fn ingest_objects(
                 Err(failure) => FileReport::failed(source, failure.reason, failure.retry),
             }
         };
+        if let Some(publisher) = &deps.publisher {
+            super::notify::announce(
+                deps.ingestor.store().as_ref(),
+                publisher.as_ref(),
+                &mut report,
+            )
+            .await;
+        }
         log_report(&report);
         reports.push(report);
     }

@@ -344,6 +344,21 @@ pub trait EventStore: Send + Sync {
     /// `items` is written once: the first is new, the second not.
     async fn put_new_items(&self, items: &[StoredItem]) -> Result<Vec<bool>, StoreError>;
 
+    /// Removes the items with these keys (absent ones are no error). Used to
+    /// un-record alerts whose notification could not be published, so that
+    /// the retry of their file announces them. Stores that never publish
+    /// (test doubles) need not support it.
+    async fn delete_items(&self, keys: &[(String, String)]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Permanent {
+            operation: "delete items",
+            store: self.describe(),
+            message: "this store cannot delete items".into(),
+        })
+    }
+
     /// At most `limit` items of a range, ascending by sort key, and whether
     /// more follow.
     async fn read_items_page(

@@ -4,11 +4,13 @@
 //! makes "is this alert new?" atomic however many times (and however
 //! concurrently) a log file is delivered. Throttling is retried by the SDK;
 //! what is still refused is a [`StoreError`] (transient when worth retrying).
+//! [`delete_items`] takes such items back (`DeleteItem`), for alerts whose
+//! notification failed.
 
 use std::collections::HashSet;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::item::stored_to_item;
@@ -80,4 +82,31 @@ async fn put_if_absent(store: &DynamoStore, item: &StoredItem) -> Result<bool, S
         }
         Err(error) => Err(store.error("PutItem", error)),
     }
+}
+
+/// Deletes the items with these keys (`DeleteItem`, a few at a time).
+pub async fn delete_items(
+    store: &DynamoStore,
+    keys: &[(String, String)],
+) -> Result<(), StoreError> {
+    let deletes: Vec<_> = keys
+        .iter()
+        .map(|(partition, sort)| async move {
+            store
+                .client()
+                .delete_item()
+                .table_name(store.table())
+                .key(schema::PK, AttributeValue::S(partition.clone()))
+                .key(schema::SK, AttributeValue::S(sort.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|error| store.error("DeleteItem", error))
+        })
+        .collect();
+    stream::iter(deletes)
+        .buffered(CONCURRENT_PUTS)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
 }

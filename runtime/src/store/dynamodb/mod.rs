@@ -275,6 +275,10 @@ impl EventStore for DynamoStore {
         conditional::put_new_items(self, items).await
     }
 
+    async fn delete_items(&self, keys: &[(String, String)]) -> Result<(), StoreError> {
+        conditional::delete_items(self, keys).await
+    }
+
     async fn read_items_page(
         &self,
         range: &ItemRange,

@@ -1056,6 +1056,22 @@ impl EventStore for EmbeddedStore {
         .await
     }
 
+    async fn delete_items(&self, keys: &[(String, String)]) -> Result<(), StoreError> {
+        let keys = keys.to_vec();
+        self.off_thread("delete items", move |store| {
+            store
+                .write(|txn| {
+                    let mut table = txn.open_table(ITEMS)?;
+                    for (partition, sort) in &keys {
+                        table.remove((partition.as_str(), sort.as_str()))?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| store.error("delete items", e))
+        })
+        .await
+    }
+
     async fn read_items_page(
         &self,
         range: &ItemRange,
