@@ -5,7 +5,10 @@
 //!   DynamoDB item of each event (record compressed), no network; and its
 //!   stages, each as a pass that stops after it (rows are cumulative);
 //! - (b) Python's `gzip` + `json.load` of the same files: the original
-//!   project's floor (a subprocess, also one core).
+//!   project's floor (a subprocess, also one core);
+//! - the pipeline again with detection rules: tracker's built-in pack plus
+//!   every SigmaHQ CloudTrail rule (`../shared/data/sigma-cloudtrail/rules`,
+//!   or TRACKER_SIGMA_RULES), and what they cost as a share of its time.
 //!
 //! The corpus is generated deterministically under target/bench/ by cloning
 //! the sample's records with fresh eventIDs and times into files whose
@@ -21,6 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tracker_runtime::cloudtrail::{Record, read_log_records};
 use tracker_runtime::ingest::Pipeline;
+use tracker_runtime::ingest::rules::{RuleSet, RulesOptions};
 use tracker_runtime::store::dynamodb::item::{billed_size, event_to_item};
 
 mod common;
@@ -165,6 +169,45 @@ fn main() {
         (events, item_bytes)
     });
 
+    // The same pass with the rules evaluated on every record.
+    let sigma = std::env::var_os("TRACKER_SIGMA_RULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            common::sample_dir()
+                .parent()
+                .expect("the sample's folder has a parent")
+                .join("sigma-cloudtrail/rules")
+        });
+    let (rules, skipped) = RuleSet::load(&RulesOptions {
+        builtin: true,
+        folders: vec![sigma.clone()],
+        skip_invalid: false,
+    })
+    .unwrap_or_else(|e| panic!("load the rules of {}: {e}", sigma.display()));
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let with_rules = Pipeline {
+        rules,
+        ..Pipeline::default()
+    };
+    let (rules_time, (rule_events, alerts)) = best(|| {
+        let mut events = 0usize;
+        let mut alerts = 0usize;
+        for c in &compressed {
+            let (_, result) = with_rules.read_with_alerts(
+                c.as_slice(),
+                "bench",
+                |prepared| {
+                    events += 1;
+                    std::hint::black_box(billed_size(&event_to_item(&prepared.event)));
+                },
+                |_| alerts += 1,
+            );
+            result.expect("a generated file reads");
+        }
+        (events, alerts)
+    });
+    assert_eq!(rule_events, events, "rules change no stored event");
+
     let script = "import gzip, json, sys, time\nfiles = sys.argv[1:]\nblobs = [open(f, 'rb').read() for f in files]\nbest = None\nfor _ in range(3):\n    t = time.perf_counter(); n = 0\n    for b in blobs:\n        n += len(json.loads(gzip.decompress(b))['Records'])\n    d = time.perf_counter() - t\n    best = d if best is None or d < best else best\nprint(best, n)\n";
     let python = Command::new("python3")
         .arg("-c")
@@ -223,5 +266,16 @@ fn main() {
         100.0 * inflate_time.as_secs_f64() / pipeline_time.as_secs_f64(),
         python_time / pipeline_time.as_secs_f64(),
         item_bytes as f64 / events as f64
+    );
+    row(
+        &format!(
+            "tracker pipeline + {} rules (built-in pack + SigmaHQ)",
+            with_rules.rules.len()
+        ),
+        rules_time.as_secs_f64(),
+    );
+    println!(
+        "rules: {alerts} alerts; they cost {:.1}% of the pipeline's time with them (goal <= 15%)",
+        100.0 * (rules_time.as_secs_f64() - pipeline_time.as_secs_f64()) / rules_time.as_secs_f64()
     );
 }
