@@ -31,6 +31,7 @@ mod ingest_faults;
 mod insights;
 mod properties;
 mod read_units;
+mod rules_builtin;
 mod schema;
 mod serve;
 mod support;

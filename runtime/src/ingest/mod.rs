@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod rules;
 pub mod s3_event;
+pub mod triage;
 pub mod writer;
 
 pub use batcher::WriteBatcher;
@@ -23,4 +24,5 @@ pub use progress::{Progress, RunSummary};
 pub use s3_event::{
     IngestDeps, IngestError, IngestSummary, handle_s3_event, ingest_objects, open_s3_object,
 };
+pub use triage::{TriageError, TriageMatch, TriageReport, triage};
 pub use writer::{FileOutcome, FileReport, Ingestor};
