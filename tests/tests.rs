@@ -13,7 +13,9 @@
 //!   replay of failed ingests against moto and mocks, and the built binary
 //!   deploying itself, running as both functions, and tearing down;
 //! - `dashboard`: the dashboard in a real browser (chromium + Playwright);
-//! - `client`: the command-line client and `tracker ui`.
+//! - `client`: the command-line client and `tracker ui`;
+//! - `rules`: the Sigma engine against SigmaHQ's CloudTrail rules and their
+//!   reference matches (no emulator).
 //!
 //! Needs a moto server (see `support::moto_endpoint`) and a DynamoDB
 //! emulator (`support::dynamodb_endpoint`); the README's test command starts
@@ -31,6 +33,7 @@ mod ingest_faults;
 mod insights;
 mod properties;
 mod read_units;
+mod rules;
 mod rules_builtin;
 mod schema;
 mod serve;

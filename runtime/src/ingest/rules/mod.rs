@@ -7,6 +7,12 @@
 //! [`RulesError`].
 
 pub mod builtin;
+mod compile;
+mod condition;
+mod evaluate;
+mod load;
+mod parse;
+mod pattern;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,13 +48,19 @@ pub struct RuleMatch {
 pub enum RulesError {
     #[error("cannot read rules at {path}: {reason}")]
     Unreadable { path: PathBuf, reason: String },
-    #[error("rule {rule:?} in {path} cannot be used: {reason}")]
+    #[error("rule {} in {path} cannot be used: {reason}", quoted_or_unnamed(rule))]
     Invalid {
         path: PathBuf,
         /// The rule's title or id, when it could be read.
         rule: Option<String>,
         reason: String,
     },
+}
+
+/// `"title"`, or `(unnamed)` when the rule's name could not be read.
+fn quoted_or_unnamed(rule: &Option<String>) -> String {
+    rule.as_ref()
+        .map_or_else(|| "(unnamed)".to_owned(), |name| format!("{name:?}"))
 }
 
 /// Which rules to load.
@@ -76,7 +88,7 @@ impl Default for RulesOptions {
 /// Compiled rules, cheap to share (`Arc` inside), evaluated per record.
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
-    rules: Arc<Vec<Arc<RuleInfo>>>,
+    rules: Arc<Vec<load::LoadedRule>>,
 }
 
 impl RuleSet {
@@ -88,9 +100,26 @@ impl RuleSet {
     /// Loads the built-in pack (when asked) and every rule under the folders.
     /// With `skip_invalid`, unusable rules are left out and returned as
     /// warnings; without it, the first one is the error.
+    /// See [`load`] for defaults (id, level, author) and what is refused.
     pub fn load(options: &RulesOptions) -> Result<(RuleSet, Vec<RulesError>), RulesError> {
-        let _ = options;
-        Ok((RuleSet::empty(), Vec::new()))
+        let (rules, warnings) = load::load_rules(options)?;
+        Ok((RuleSet::from_loaded(rules), warnings))
+    }
+
+    /// Rules given as `(source name, YAML text)` (tests, embedded packs):
+    /// the source name stands for the file in messages and `source`.
+    pub fn from_sources(
+        sources: &[(&str, &str)],
+        skip_invalid: bool,
+    ) -> Result<(RuleSet, Vec<RulesError>), RulesError> {
+        let (rules, warnings) = load::rules_from_sources(sources, skip_invalid)?;
+        Ok((RuleSet::from_loaded(rules), warnings))
+    }
+
+    fn from_loaded(rules: Vec<load::LoadedRule>) -> RuleSet {
+        RuleSet {
+            rules: Arc::new(rules),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -103,13 +132,33 @@ impl RuleSet {
 
     /// Every loaded rule, in load order.
     pub fn rules(&self) -> impl Iterator<Item = &Arc<RuleInfo>> {
-        self.rules.iter()
+        self.rules.iter().map(|rule| &rule.info)
     }
 
     /// The rules that match one CloudTrail record, given as its JSON text.
     /// A record that is not a JSON object matches nothing.
     pub fn evaluate(&self, record_json: &str) -> Vec<RuleMatch> {
-        let _ = record_json;
-        Vec::new()
+        if self.rules.is_empty() {
+            return Vec::new();
+        }
+        match serde_json::from_str::<serde_json::Value>(record_json) {
+            Ok(record) => self.evaluate_value(&record),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The rules that match one record already parsed. A value that is not
+    /// an object matches nothing.
+    pub fn evaluate_value(&self, record: &serde_json::Value) -> Vec<RuleMatch> {
+        if !record.is_object() {
+            return Vec::new();
+        }
+        self.rules
+            .iter()
+            .filter(|rule| rule.compiled.matches(record))
+            .map(|rule| RuleMatch {
+                rule: Arc::clone(&rule.info),
+            })
+            .collect()
     }
 }
