@@ -141,6 +141,12 @@ fn summary(report: &TriageReport, rules: usize) -> String {
         plural(report.records, "record", "records"),
         plural(report.files, "file", "files"),
     );
+    if report.skipped > 0 {
+        text.push_str(&format!(
+            " ({} without CloudTrail records skipped)",
+            plural(report.skipped, "JSON file", "JSON files")
+        ));
+    }
     if !report.unreadable.is_empty() {
         text.push_str(&format!(
             " ({} could not be read, listed above)",

@@ -15,12 +15,16 @@
 //! - `dashboard`: the dashboard in a real browser (chromium + Playwright);
 //! - `client`: the command-line client and `tracker ui`;
 //! - `rules`: the Sigma engine against SigmaHQ's CloudTrail rules and their
-//!   reference matches (no emulator).
+//!   reference matches (no emulator);
+//! - `rules_builtin`: the built-in CIS pack against its positives and near
+//!   misses (`tests/fixtures/rules/cis/`);
+//! - `alerts_cli`: `tracker alerts` (offline triage), the built binary.
 //!
 //! Needs a moto server (see `support::moto_endpoint`) and a DynamoDB
 //! emulator (`support::dynamodb_endpoint`); the README's test command starts
 //! both.
 
+mod alerts_cli;
 mod api;
 mod backfill;
 mod client;

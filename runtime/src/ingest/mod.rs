@@ -3,7 +3,8 @@
 //! [`pipeline`] parses and filters (synchronous, streaming), [`writer`] writes
 //! through the storage seam (catalog first, then events, idempotently),
 //! [`s3_event`] is the Lambda handler on top, [`eventbridge`] the other event
-//! shapes it accepts.
+//! shapes it accepts. [`triage`] runs the detection rules over files on disk
+//! without storing anything (`tracker alerts`).
 
 pub mod batcher;
 pub mod eventbridge;

@@ -98,6 +98,8 @@ pub struct UnreadableFile {
 pub struct TriageReport {
     /// Log files read (digests and non-JSON files are not counted).
     pub files: u64,
+    /// JSON files without a `Records` array (not CloudTrail logs), left out.
+    pub skipped: u64,
     pub records: u64,
     pub matches: u64,
     pub unreadable: Vec<UnreadableFile>,
@@ -106,7 +108,7 @@ pub struct TriageReport {
 /// A path given to triage that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TriageError {
-    #[error("cannot read the logs at {path}: {source}")]
+    #[error("cannot read the logs at {path}")]
     Logs {
         path: PathBuf,
         #[source]
@@ -192,10 +194,10 @@ fn triage_file(
     });
     match result {
         Ok(LogShape::Records(_)) => {}
-        Ok(LogShape::NoRecords) => report.unreadable.push(UnreadableFile {
-            file: file.to_owned(),
-            reason: "not a CloudTrail log (no Records array)".to_owned(),
-        }),
+        Ok(LogShape::NoRecords) => {
+            report.files -= 1;
+            report.skipped += 1;
+        }
         Err(error) => report.unreadable.push(UnreadableFile {
             file: file.to_owned(),
             reason: error.to_string(),
@@ -273,8 +275,10 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not a log").unwrap();
+        std::fs::write(dir.path().join("MATCHES.json"), r#"{"rules":[]}"#).unwrap();
         let report = triage(&RuleSet::empty(), &[dir.path().to_owned()], &mut |_| {}).unwrap();
         assert_eq!(report.files, 3);
+        assert_eq!(report.skipped, 1);
         assert_eq!(report.records, 3);
         assert_eq!(report.matches, 0);
         assert_eq!(report.unreadable.len(), 1);
