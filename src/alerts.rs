@@ -2,7 +2,6 @@
 //! over log files on disk (`tracker_runtime::ingest::triage`) and prints the
 //! matches as a table or as NDJSON.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,20 +57,20 @@ pub fn run(args: &AlertsArgs) -> anyhow::Result<ExitCode> {
     }
     let mut out = Out::new();
     let mut rows = Vec::new();
-    let mut matched_rules = BTreeMap::new();
+    let mut matched_rules: Vec<Arc<RuleInfo>> = Vec::new();
     let mut write_error = None;
     let report = triage(&rules, &args.logs, &mut |matched: TriageMatch| {
         if args.ndjson {
             if write_error.is_none()
-                && let Err(error) = out.line(&matched.to_json().to_string())
+                && let Err(error) = out.line(&matched.to_json_line())
             {
                 write_error = Some(error);
             }
         } else {
             rows.push(row(&matched));
-            matched_rules
-                .entry(matched.rule.id.clone())
-                .or_insert_with(|| Arc::clone(&matched.rule));
+            if !matched_rules.iter().any(|r| r.id == matched.rule.id) {
+                matched_rules.push(Arc::clone(&matched.rule));
+            }
         }
     })?;
     if let Some(error) = write_error {
@@ -91,7 +90,7 @@ pub fn run(args: &AlertsArgs) -> anyhow::Result<ExitCode> {
         if !rows.is_empty() {
             out.write(&table(&COLUMNS, &rows, terminal_width()))?;
             out.line("")?;
-            out.write(&legend(matched_rules.values()))?;
+            out.write(&legend(&matched_rules))?;
             out.line("")?;
         }
         out.line(&summary)?;
@@ -113,17 +112,18 @@ fn row(matched: &TriageMatch) -> Vec<String> {
     ]
 }
 
-/// Every rule that matched, with its id, author, source and first reference
-/// (DRL 1.1: an alert names the rule's author and references the rule).
-fn legend<'a>(rules: impl Iterator<Item = &'a Arc<RuleInfo>>) -> String {
+/// Every rule that matched, in order of first match, with its id, author,
+/// source and references (DRL 1.1: an alert names the rule's author and
+/// references the rule).
+fn legend(rules: &[Arc<RuleInfo>]) -> String {
     let mut text = String::from("Rules that matched:\n");
     for rule in rules {
         text.push_str(&format!(
-            "  {} ({})\n    author: {}\n    rule: {}\n",
+            "  {} ({}), author: {}, rule: {}\n",
             rule.title, rule.id, rule.author, rule.source
         ));
-        if let Some(reference) = rule.references.first() {
-            text.push_str(&format!("    see: {reference}\n"));
+        if !rule.references.is_empty() {
+            text.push_str(&format!("    see: {}\n", rule.references.join(" ")));
         }
     }
     text

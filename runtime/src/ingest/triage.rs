@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::{Value, json};
-
 use super::folder::walk;
 use super::rules::{RuleInfo, RuleSet};
 use crate::cloudtrail::logfile::LogShape;
@@ -58,31 +56,55 @@ impl MatchedEvent {
 
 impl TriageMatch {
     /// The match as one flat JSON object (the `--ndjson` line): the rule's
-    /// `ruleId`, `title`, `level`, `author`, `references` and source (DRL 1.1
-    /// asks every alert to name the rule's author and reference the rule),
-    /// then the record's `eventID`, `eventTime`, `eventName`, `eventSource`,
-    /// `principal`, `sourceIPAddress`, `awsRegion`, `recipientAccountId` and
-    /// the log `file`.
-    pub fn to_json(&self) -> Value {
+    /// `ruleId`, `title`, `level`, `author`, `references` and `ruleSource`
+    /// (DRL 1.1 asks every alert to name the rule's author and reference the
+    /// rule), then the record's `eventID`, `eventTime`, `eventName`,
+    /// `eventSource`, `principal`, `sourceIPAddress`, `awsRegion`,
+    /// `recipientAccountId` and the log `file`, in that order.
+    pub fn to_json_line(&self) -> String {
         let event = &self.event;
-        json!({
-            "ruleId": self.rule.id,
-            "title": self.rule.title,
-            "level": self.rule.level,
-            "author": self.rule.author,
-            "references": self.rule.references,
-            "ruleSource": self.rule.source,
-            "eventID": event.event_id,
-            "eventTime": event.event_time,
-            "eventName": event.event_name,
-            "eventSource": event.event_source,
-            "principal": event.principal,
-            "sourceIPAddress": event.source_ip,
-            "awsRegion": event.region,
-            "recipientAccountId": event.account,
-            "file": self.file.display().to_string(),
-        })
+        let line = MatchLine {
+            rule_id: &self.rule.id,
+            title: &self.rule.title,
+            level: &self.rule.level,
+            author: &self.rule.author,
+            references: &self.rule.references,
+            rule_source: &self.rule.source,
+            event_id: event.event_id.as_deref(),
+            event_time: event.event_time.as_deref(),
+            event_name: event.event_name.as_deref(),
+            event_source: event.event_source.as_deref(),
+            principal: &event.principal,
+            source_ip_address: event.source_ip.as_deref(),
+            aws_region: event.region.as_deref(),
+            recipient_account_id: event.account.as_deref(),
+            file: self.file.display().to_string(),
+        };
+        serde_json::to_string(&line).unwrap_or_default()
     }
+}
+
+/// The fields of an NDJSON line, in the order they are written.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MatchLine<'a> {
+    rule_id: &'a str,
+    title: &'a str,
+    level: &'a str,
+    author: &'a str,
+    references: &'a [String],
+    rule_source: &'a str,
+    #[serde(rename = "eventID")]
+    event_id: Option<&'a str>,
+    event_time: Option<&'a str>,
+    event_name: Option<&'a str>,
+    event_source: Option<&'a str>,
+    principal: &'a str,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: Option<&'a str>,
+    aws_region: Option<&'a str>,
+    recipient_account_id: Option<&'a str>,
+    file: String,
 }
 
 /// A log file that could not be read to its end (records before the
@@ -240,7 +262,9 @@ mod tests {
             event: MatchedEvent::read(RECORD),
             file: PathBuf::from("logs/a.json.gz"),
         };
-        let json = matched.to_json();
+        let line = matched.to_json_line();
+        assert!(line.starts_with(r#"{"ruleId":"#), "{line}");
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(json["ruleId"], "0bd3530c-c395-4c3b-9a9d-de350e3ec436");
         assert_eq!(json["author"], "tracker");
         assert_eq!(json["references"][0], "https://example.com/rule");
