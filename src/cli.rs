@@ -75,6 +75,15 @@ enum Command {
     /// to the deployed API, signed with your AWS credentials when it was
     /// deployed with api.auth = "iam" (browsers cannot sign), or with its key.
     Ui(client::UiArgs),
+    /// Run detection rules over CloudTrail logs on disk, offline (a responder's triage).
+    ///
+    /// Loads the built-in CIS AWS Foundations pack (unless --no-builtin) and
+    /// every Sigma rule under --rules, reads every log file under --logs
+    /// (gzip'd or plain JSON; digests skipped) and prints each (rule, event)
+    /// match as a table, or one JSON object per line with --ndjson. Exits 0
+    /// whether or not anything matched; non-zero when a rule or a path cannot
+    /// be used. A log file that cannot be read is reported and the others read.
+    Alerts(crate::alerts::AlertsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Services(args) => block_on(client::list(&settings, &args, "/services")),
         Command::Event(args) => block_on(client::event(&settings, &args)),
         Command::Ui(args) => block_on(client::ui::run(&settings, &args)),
+        Command::Alerts(args) => crate::alerts::run(&args),
     }
 }
 

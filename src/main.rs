@@ -2,8 +2,10 @@
 //!
 //! One binary, two lives. Started by AWS Lambda with `TRACKER_HANDLER` set,
 //! it is the ingest or the query function; otherwise it is the command line
-//! (`deploy`, `backfill`, `teardown`, `serve`, the query client and `ui`).
+//! (`deploy`, `backfill`, `teardown`, `serve`, the query client, `ui` and
+//! `alerts`, the offline triage).
 
+mod alerts;
 mod cli;
 
 use std::process::ExitCode;

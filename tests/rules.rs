@@ -13,7 +13,7 @@ use tracker_runtime::ingest::rules::{RuleSet, RulesError, RulesOptions};
 use crate::support::corpus;
 
 /// `TRACKER_SIGMA_DIR`, else `sigma-cloudtrail` beside the sample corpus.
-fn sigma_dir() -> PathBuf {
+pub(crate) fn sigma_dir() -> PathBuf {
     let dir = std::env::var_os("TRACKER_SIGMA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

@@ -17,12 +17,16 @@
 //! - `alerts_sns`: alert messages published to a moto SNS topic, read back
 //!   from a subscribed SQS queue;
 //! - `rules`: the Sigma engine against SigmaHQ's CloudTrail rules and their
-//!   reference matches (no emulator).
+//!   reference matches (no emulator);
+//! - `rules_builtin`: the built-in CIS pack against its positives and near
+//!   misses (`tests/fixtures/rules/cis/`);
+//! - `alerts_cli`: `tracker alerts` (offline triage), the built binary.
 //!
 //! Needs a moto server (see `support::moto_endpoint`) and a DynamoDB
 //! emulator (`support::dynamodb_endpoint`); the README's test command starts
 //! both.
 
+mod alerts_cli;
 mod alerts_sns;
 mod api;
 mod backfill;
@@ -37,6 +41,7 @@ mod insights;
 mod properties;
 mod read_units;
 mod rules;
+mod rules_builtin;
 mod schema;
 mod serve;
 mod support;

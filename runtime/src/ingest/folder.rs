@@ -153,7 +153,7 @@ pub async fn ingest_folder(
 }
 
 /// Every regular file under `dir`, sorted (so runs are reproducible).
-fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(super) fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(current) = pending.pop() {

@@ -3,7 +3,8 @@
 //! [`pipeline`] parses and filters (synchronous, streaming), [`writer`] writes
 //! through the storage seam (catalog first, then events, idempotently),
 //! [`s3_event`] is the Lambda handler on top, [`eventbridge`] the other event
-//! shapes it accepts.
+//! shapes it accepts. [`triage`] runs the detection rules over files on disk
+//! without storing anything (`tracker alerts`).
 
 pub mod alerts;
 pub mod batcher;
@@ -14,6 +15,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod rules;
 pub mod s3_event;
+pub mod triage;
 pub mod writer;
 
 pub use alerts::{NewAlert, RaisedAlert};
@@ -25,4 +27,5 @@ pub use progress::{Progress, RunSummary};
 pub use s3_event::{
     IngestDeps, IngestError, IngestSummary, handle_s3_event, ingest_objects, open_s3_object,
 };
+pub use triage::{TriageError, TriageMatch, TriageReport, triage};
 pub use writer::{FileOutcome, FileReport, Ingestor};
