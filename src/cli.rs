@@ -191,6 +191,7 @@ fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
             skip: tracker_runtime::ingest::SkipList::new(&settings.ingest.skip_event_prefixes),
             ..Default::default()
         },
+        rules: settings.rules.options(),
         concurrency: args.concurrency,
         cache_bytes: settings.local.cache_bytes(),
     };

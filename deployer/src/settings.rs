@@ -43,6 +43,7 @@ pub struct Settings {
     pub artifacts: ArtifactSettings,
     pub local: LocalSettings,
     pub alerts: AlertSettings,
+    pub rules: RulesSettings,
 }
 
 /// `[aws]`: where to deploy. Unset keys come from the standard AWS chain.
@@ -316,6 +317,44 @@ pub struct AlertSettings {
     pub emails: Vec<String>,
 }
 
+/// `[rules]`: the detection (Sigma) rules evaluated on every record at
+/// ingest, deployed and in `tracker serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesSettings {
+    /// Evaluate tracker's built-in pack (the CIS AWS Foundations Benchmark
+    /// monitoring controls).
+    pub builtin: bool,
+    /// Folders of your own rules (`*.yml`/`*.yaml`, searched recursively);
+    /// relative paths are relative to the settings file's folder (resolved
+    /// when the file is read).
+    pub folders: Vec<PathBuf>,
+    /// Leave out a rule that cannot be used, with a warning, instead of
+    /// refusing to start.
+    pub skip_invalid: bool,
+}
+
+impl Default for RulesSettings {
+    fn default() -> RulesSettings {
+        RulesSettings {
+            builtin: true,
+            folders: Vec::new(),
+            skip_invalid: false,
+        }
+    }
+}
+
+impl RulesSettings {
+    /// What to load.
+    pub fn options(&self) -> tracker_runtime::ingest::rules::RulesOptions {
+        tracker_runtime::ingest::rules::RulesOptions {
+            builtin: self.builtin,
+            folders: self.folders.clone(),
+            skip_invalid: self.skip_invalid,
+        }
+    }
+}
+
 /// Regions that support the `provided.al2023` runtime look like `xx-name-N`.
 fn is_region(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
@@ -381,13 +420,21 @@ impl Settings {
         Settings::default()
     }
 
-    /// Parses and validates settings text; `path` names it in errors.
+    /// Parses and validates settings text; `path` names it in errors, and
+    /// relative rule folders are taken from its folder.
     pub fn parse(text: &str, path: &Path) -> Result<Settings, SettingsError> {
-        let settings: Settings = toml::from_str(text).map_err(|e| SettingsError::Parse {
+        let mut settings: Settings = toml::from_str(text).map_err(|e| SettingsError::Parse {
             path: path.into(),
             message: e.to_string(),
         })?;
         settings.validate(path)?;
+        if let Some(base) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            for folder in &mut settings.rules.folders {
+                if folder.is_relative() {
+                    *folder = base.join(&*folder);
+                }
+            }
+        }
         Ok(settings)
     }
 
@@ -549,6 +596,19 @@ impl Settings {
                 format!("has `{bad}`, which is not an e-mail address (`name@example.com`)"),
             ));
         }
+        if self.rules.folders.iter().any(|f| f.as_os_str().is_empty()) {
+            return Err(invalid(
+                "rules.folders",
+                "has an empty path; name a folder of Sigma rules (`*.yml`)".into(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = self.rules.folders.iter().find(|f| !seen.insert(*f)) {
+            return Err(invalid(
+                "rules.folders",
+                format!("names `{}` twice; list each folder once", twice.display()),
+            ));
+        }
         if !(128..=10_240).contains(&self.lambda.memory_mb) {
             return Err(invalid(
                 "lambda.memory_mb",
@@ -687,6 +747,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("email") && e.contains("emails"), "{e}");
+    }
+
+    #[test]
+    fn rules_default_to_the_builtin_pack_and_take_folders_beside_the_file() {
+        let s = parse("").unwrap();
+        assert_eq!(
+            s.rules.options(),
+            tracker_runtime::ingest::rules::RulesOptions::default()
+        );
+        let text =
+            "[rules]\nbuiltin = false\nfolders = [\"mine\", \"/abs/team\"]\nskip_invalid = true\n";
+        let s = Settings::parse(text, Path::new("/etc/tracker/settings.toml")).unwrap();
+        assert_eq!(
+            s.rules,
+            RulesSettings {
+                builtin: false,
+                folders: vec![
+                    PathBuf::from("/etc/tracker/mine"),
+                    PathBuf::from("/abs/team")
+                ],
+                skip_invalid: true,
+            }
+        );
+        assert_eq!(
+            parse("[rules]\nfolders = [\"mine\"]")
+                .unwrap()
+                .rules
+                .folders,
+            [PathBuf::from("mine")],
+            "beside a settings file in the current folder"
+        );
+        for (text, needle) in [
+            ("[rules]\nfolders = [\"\"]", "empty path"),
+            ("[rules]\nfolders = [\"a\", \"a\"]", "twice"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains("rules.folders") && e.contains(needle), "{e}");
+        }
+        let e = parse("[rules]\nbuiltins = true").unwrap_err().to_string();
+        assert!(e.contains("builtins") && e.contains("skip_invalid"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! is served over plain HTTP. Loopback by default; any other address needs
 //! an API key, checked exactly as API Gateway does (header `x-api-key`) on
 //! every data route; the dashboard's page and assets load without it (the
-//! page asks for the key).
+//! page asks for the key). The detection rules are loaded first: an unusable
+//! rule stops it before anything is read (unless told to skip such rules),
+//! and what they find while ingesting is listed by `GET /alerts`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +19,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::{self, ApiError, ApiState};
+use crate::ingest::rules::{RuleSet, RulesOptions};
 use crate::ingest::{FolderOptions, Ingestor, Pipeline, ingest_folder};
 use crate::store::{CatalogKind, EmbeddedStore, EventStore};
 
@@ -27,7 +30,10 @@ pub struct ServeOptions {
     pub db: PathBuf,
     pub listen: SocketAddr,
     pub api_key: Option<String>,
+    /// Its rules are those of `rules`, loaded at start.
     pub pipeline: Pipeline,
+    /// The detection rules to evaluate on what is ingested.
+    pub rules: RulesOptions,
     pub concurrency: usize,
     /// Memory for the database's page cache, and as much for rollups.
     pub cache_bytes: usize,
@@ -78,13 +84,31 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Loads the rules `tracker serve` evaluates: an unusable rule is an error
+/// naming its file, the rule and the problem, unless `skip_invalid`, when
+/// each one left out is a warning (on stderr).
+pub fn load_rules(options: &RulesOptions) -> anyhow::Result<RuleSet> {
+    let (rules, skipped) = RuleSet::load(options).context(
+        "a detection rule cannot be used: fix it, remove it, or set [rules] skip_invalid = true \
+         in the settings to leave such rules out",
+    )?;
+    for warning in &skipped {
+        eprintln!("warning: left out: {warning}");
+    }
+    Ok(rules)
+}
+
 /// Ingests the folders, then serves until Ctrl-C.
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     check_exposure(&options.listen, options.api_key.as_deref())?;
+    let pipeline = Pipeline {
+        rules: load_rules(&options.rules)?,
+        ..options.pipeline.clone()
+    };
+    let rule_count = pipeline.rules.len();
     let mut store = EmbeddedStore::open_with_cache(&options.db, options.cache_bytes)
         .with_context(|| format!("open {}", options.db.display()))?;
-    let ingestor =
-        Ingestor::new(Arc::new(store.clone()), options.pipeline.clone()).with_batching(2000);
+    let ingestor = Ingestor::new(Arc::new(store.clone()), pipeline).with_batching(2000);
     let mut read_any = false;
     for dir in &options.logs {
         let summary = ingest_folder(
@@ -112,6 +136,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         })?;
     let address = listener.local_addr()?;
     print_welcome(&store, address, events, options.api_key.as_deref()).await;
+    println!(
+        "{rule_count} detection rule(s) evaluated on what was ingested: \
+         GET /alerts?from=2000-01-01 lists what they found"
+    );
     let store: Arc<dyn EventStore> = Arc::new(store);
     tokio::spawn(warm_rollups(Arc::clone(&store)));
     let app = protected_router(ApiState::new(store), options.api_key);

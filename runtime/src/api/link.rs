@@ -4,9 +4,9 @@
 
 use axum::http::{HeaderMap, Uri};
 
-use crate::query::EventQuery;
-use crate::query::params::fingerprint;
+use crate::query::params::{alert_fingerprint, fingerprint};
 use crate::query::token;
+use crate::query::{AlertQuery, EventQuery};
 
 /// The public URL prefix of the API when it differs from what the router
 /// sees (API Gateway adds `https://host/stage`); set by the Lambda host.
@@ -59,6 +59,35 @@ pub fn next_page_url(
     query: &EventQuery,
     after: &str,
 ) -> String {
+    let token = token::encode(after, &fingerprint(query));
+    next_window_url(base, headers, uri, pairs, (&query.from, &query.to), &token)
+}
+
+/// The next page of `/alerts`, as [`next_page_url`] for events.
+pub fn next_alert_page_url(
+    base: Option<&PublicBase>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    pairs: &[(String, String)],
+    query: &AlertQuery,
+    after: &str,
+) -> String {
+    let token = token::encode(after, &alert_fingerprint(query));
+    next_window_url(base, headers, uri, pairs, (&query.from, &query.to), &token)
+}
+
+/// The same route and parameters, the window made explicit, and `token`.
+fn next_window_url(
+    base: Option<&PublicBase>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    pairs: &[(String, String)],
+    (from, to): (
+        &chrono::DateTime<chrono::Utc>,
+        &chrono::DateTime<chrono::Utc>,
+    ),
+    token: &str,
+) -> String {
     let prefix = public_prefix(base, headers);
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     for (key, value) in pairs {
@@ -68,16 +97,12 @@ pub fn next_page_url(
     }
     serializer.append_pair(
         "from",
-        &query
-            .from
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        &from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
     );
     serializer.append_pair(
         "to",
-        &query
-            .to
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        &to.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
     );
-    serializer.append_pair("nextToken", &token::encode(after, &fingerprint(query)));
+    serializer.append_pair("nextToken", token);
     format!("{prefix}{}?{}", uri.path(), serializer.finish())
 }

@@ -2,7 +2,8 @@
 //! by a plain HTTP server in local mode. All routes are `GET`:
 //! `/users`, `/services`, `/parameters` (lists), `/users/{user}`,
 //! `/services/{service}`, `/scan` (events), `/events/{eventID}` (one record),
-//! `/stats` and `/stats/daily` (counts). The same router serves the
+//! `/stats` and `/stats/daily` (counts), `/alerts` (what the detection
+//! rules found). The same router serves the
 //! dashboard (`/` and `/ui/…`, see [`dashboard`]).
 //! Every error is JSON `{"error": "..."}`; a bad request is a 4xx, never a 5xx.
 
@@ -25,7 +26,6 @@ pub use context::{HostContext, ResponseDeadline};
 pub use error::ApiError;
 pub use link::PublicBase;
 
-use crate::event::EventSummary;
 use crate::query::{EventQuery, QueryEngine, Route, parse_event_query, parse_stats_query};
 use crate::store::{CatalogKind, EventStore};
 
@@ -40,6 +40,7 @@ pub const ROUTES: &[&str] = &[
     "/events/{eventID}",
     "/stats",
     "/stats/daily",
+    "/alerts",
 ];
 
 /// What the handlers share.
@@ -80,6 +81,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/events/{*event_id}", get(one_event))
         .route("/stats", get(stats))
         .route("/stats/daily", get(daily_stats))
+        .route("/alerts", get(alerts))
         .merge(dashboard::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -190,15 +192,13 @@ async fn events(
         return Ok(axum::Json(n).into_response());
     }
     let page = state.engine.page(&query, host.deadline).await?;
-    let (body, next_after) = bounded_page(&page.events, page.next_after);
-    let mut response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response();
+    let (body, next_after) = bounded_page(
+        &page.events,
+        |event| event.summary(),
+        |event| event.sort_key.clone(),
+        page.next_after,
+    );
+    let mut response = json_body(body);
     if let Some(after) = &next_after {
         let next = link::next_page_url(host.base.as_ref(), headers, uri, &pairs, &query, after);
         if let Ok(value) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
@@ -213,20 +213,34 @@ async fn events(
 /// `Link` resumes after the last event it holds.
 pub const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
 
-/// The JSON array of a page's summaries, cut before [`MAX_PAGE_BYTES`], and
-/// where the next page starts.
-fn bounded_page(
-    events: &[crate::event::EventItem],
+/// A JSON response of bytes already encoded.
+fn json_body(body: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// The JSON array of a page's items (each as `shown`), cut before
+/// [`MAX_PAGE_BYTES`], and where the next page starts (`position` of the last
+/// item sent when cut).
+fn bounded_page<T, S: serde::Serialize>(
+    items: &[T],
+    shown: impl Fn(&T) -> S,
+    position: impl Fn(&T) -> Option<String>,
     next_after: Option<String>,
 ) -> (Vec<u8>, Option<String>) {
-    let mut body = Vec::with_capacity(events.len() * 400 + 2);
+    let mut body = Vec::with_capacity(items.len() * 400 + 2);
     body.push(b'[');
-    for (i, event) in events.iter().enumerate() {
-        let summary: EventSummary = event.summary();
-        let mut item = serde_json::to_vec(&summary).unwrap_or_default();
+    for (i, one) in items.iter().enumerate() {
+        let mut item = serde_json::to_vec(&shown(one)).unwrap_or_default();
         if i > 0 && body.len() + item.len() + 2 > MAX_PAGE_BYTES {
             body.push(b']');
-            let after = events[i - 1].sort_key.clone();
+            let after = position(&items[i - 1]);
             return (body, after.or(next_after));
         }
         if i > 0 {
@@ -242,6 +256,34 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
     form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
         .into_owned()
         .collect()
+}
+
+/// `/alerts`: what the detection rules found in the window, oldest first,
+/// paged as the event routes are.
+async fn alerts(
+    State(state): State<ApiState>,
+    uri: Uri,
+    headers: HeaderMap,
+    host: HostContext,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(&uri);
+    let query = crate::query::params::parse_alert_query(&pairs, (state.clock)())?;
+    let page = crate::query::alerts::alert_page(state.store().as_ref(), &query).await?;
+    let (body, next_after) = bounded_page(
+        &page.alerts,
+        |(_, row)| row.clone(),
+        |(key, _)| Some(key.clone()),
+        page.next_after,
+    );
+    let mut response = json_body(body);
+    if let Some(after) = &next_after {
+        let next =
+            link::next_alert_page_url(host.base.as_ref(), &headers, &uri, &pairs, &query, after);
+        if let Ok(value) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 async fn stats(State(state): State<ApiState>, uri: Uri) -> Result<Response, ApiError> {
@@ -308,7 +350,10 @@ mod tests {
                 )
             })
             .collect();
-        let (body, next) = bounded_page(&events, None);
+        let cut = |events: &[crate::event::EventItem], next| {
+            bounded_page(events, |e| e.summary(), |e| e.sort_key.clone(), next)
+        };
+        let (body, next) = cut(&events, None);
         assert!(body.len() <= MAX_PAGE_BYTES, "{}", body.len());
         let page: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("a JSON array");
         assert!(page.len() < events.len());
@@ -317,7 +362,7 @@ mod tests {
             next, last.sort_key,
             "the next page starts after the last event sent"
         );
-        let (small, next) = bounded_page(&events[..3], Some("k".into()));
+        let (small, next) = cut(&events[..3], Some("k".into()));
         assert_eq!(
             serde_json::from_slice::<Vec<serde_json::Value>>(&small)
                 .unwrap()

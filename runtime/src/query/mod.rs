@@ -2,8 +2,9 @@
 //! [`params`] turns a query string into a validated [`EventQuery`],
 //! [`engine`] plans which partitions to read and merges them in time order,
 //! [`filter`] decides which events match, [`token`] carries a page's position,
-//! [`stats`] counts what a window holds.
+//! [`stats`] counts what a window holds; [`alerts`] pages `/alerts`.
 
+pub mod alerts;
 pub mod cache;
 pub mod engine;
 pub mod filter;
@@ -15,7 +16,9 @@ pub mod token;
 
 pub use engine::{Page, QueryEngine, QueryError};
 pub use filter::Filters;
-pub use params::{BadRequest, EventQuery, Route, StatsQuery, parse_event_query, parse_stats_query};
+pub use params::{
+    AlertQuery, BadRequest, EventQuery, Route, StatsQuery, parse_event_query, parse_stats_query,
+};
 pub use stats::{Daily, Stats, Tally};
 
 /// The default number of events per page.

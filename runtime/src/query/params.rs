@@ -21,6 +21,7 @@ use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, Utc};
 
 use super::filter::{Filters, Term, Wanted};
 use super::{DEFAULT_LIMIT, MAX_LIMIT, token};
+use crate::alert::Level;
 use crate::attribute::Attribute;
 use crate::cloudtrail::service_name;
 use crate::time;
@@ -381,6 +382,96 @@ pub fn parse_stats_query(
     })
 }
 
+/// A validated `/alerts` query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertQuery {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Only this rule's alerts (its Sigma `id`).
+    pub rule: Option<String>,
+    /// Only alerts of this level or a more severe one.
+    pub level: Option<Level>,
+    pub limit: usize,
+    /// Where the previous page stopped (an alert's sort key, from `nextToken`).
+    pub after: Option<String>,
+}
+
+const ALERT_PARAMETERS: &[&str] = &["from", "to", "rule", "level", "limit", "nextToken"];
+
+/// Parses the query string of `/alerts`: `from`/`to` as on every route,
+/// `rule` (a rule's `id`, exact), `level` (a minimum: `high` means high and
+/// critical), `limit` and `nextToken` as on the event routes.
+pub fn parse_alert_query(
+    pairs: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<AlertQuery, BadRequest> {
+    if let Some((unknown, _)) = pairs
+        .iter()
+        .find(|(k, _)| !ALERT_PARAMETERS.contains(&k.as_str()))
+    {
+        return Err(BadRequest(format!(
+            "unknown query parameter `{unknown}`; /alerts accepts: {}",
+            ALERT_PARAMETERS.join(", ")
+        )));
+    }
+    let pairs = Pairs { pairs };
+    let (from, to) = pairs.window(now)?;
+    let rule = pairs.non_empty("rule")?.map(|r| r.trim().to_owned());
+    let level = match pairs.non_empty("level")? {
+        None => None,
+        Some(text) => Some(Level::from_name(text).ok_or_else(|| {
+            BadRequest(format!(
+                "`level` = `{text}` is not a Sigma level; use one of {} (alerts of that level or above)",
+                Level::ALL.map(Level::name).join(", ")
+            ))
+        })?),
+    };
+    let limit = parse_limit(pairs.single("limit")?, DEFAULT_LIMIT)?;
+    let mut query = AlertQuery {
+        from,
+        to,
+        rule,
+        level,
+        limit,
+        after: None,
+    };
+    if let Some(text) = pairs.single("nextToken")? {
+        let after = token::decode(text, &alert_fingerprint(&query))?;
+        if !(time::sortable(&query.from) <= after && after < time::sortable(&query.to)) {
+            return Err(BadRequest(
+                "`nextToken` does not point inside this query's window: repeat the same from, to, rule and level, or drop the token".into(),
+            ));
+        }
+        query.after = Some(after);
+    }
+    Ok(query)
+}
+
+/// Identifies an `/alerts` query's window and filters (not its page size).
+pub fn alert_fingerprint(query: &AlertQuery) -> String {
+    let canonical = serde_json::json!([
+        "alerts",
+        time::sortable(&query.from),
+        time::sortable(&query.to),
+        query.rule,
+        query.level.map(Level::name),
+    ]);
+    crate::digest::sha256_hex(&canonical.to_string(), 8)
+}
+
+/// `limit`: 1..=[`MAX_LIMIT`], `default` when not given.
+fn parse_limit(text: Option<&str>, default: usize) -> Result<usize, BadRequest> {
+    match text {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(BadRequest(format!(
+                "`limit` must be a whole number from 1 to {MAX_LIMIT}, not `{text}`"
+            ))),
+        },
+    }
+}
+
 /// A page of a list route (`/users`, `/services`, `/parameters`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
@@ -636,6 +727,47 @@ mod tests {
             let token = token::encode(position, &fingerprint(&q));
             let q = parse(&format!("from=2024-01-01&to=2024-01-02&nextToken={token}")).unwrap();
             assert_eq!(q.after.as_deref(), Some(position));
+        }
+    }
+
+    fn parse_alerts(query: &str) -> Result<AlertQuery, BadRequest> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        parse_alert_query(&pairs, now())
+    }
+
+    #[test]
+    fn alert_queries() {
+        let q = parse_alerts("").unwrap();
+        assert_eq!(q.from.to_rfc3339(), "2024-03-04T00:00:00+00:00");
+        assert_eq!((q.rule, q.level, q.limit), (None, None, DEFAULT_LIMIT));
+        let q = parse_alerts("from=2024-01-01&to=2024-01-31&rule=r-1&level=High&limit=5").unwrap();
+        assert_eq!(q.rule.as_deref(), Some("r-1"));
+        assert_eq!(q.level, Some(Level::High));
+        assert_eq!(q.limit, 5);
+        let position = "2024-01-05T00:00:00.000000Z#e#r-1";
+        let token = token::encode(position, &alert_fingerprint(&q));
+        let again = parse_alerts(&format!(
+            "from=2024-01-01&to=2024-01-31&rule=r-1&level=high&nextToken={token}"
+        ))
+        .unwrap();
+        assert_eq!(again.after.as_deref(), Some(position));
+        for (query, needle) in [
+            (
+                format!("from=2024-01-01&to=2024-01-31&level=high&nextToken={token}"),
+                "different query",
+            ),
+            ("level=severe".into(), "`level`"),
+            ("level=".into(), "empty"),
+            ("rule=".into(), "empty"),
+            ("limit=0".into(), "`limit`"),
+            ("eventName=x".into(), "unknown query parameter `eventName`"),
+            ("from=2024-02-01&to=2024-01-01".into(), "after"),
+            ("to=soon".into(), "`to`"),
+        ] {
+            let error = parse_alerts(&query).expect_err(&query);
+            assert!(error.0.contains(needle), "{query}: {}", error.0);
         }
     }
 
