@@ -162,7 +162,8 @@ pub fn default_binary(explicit: Option<&Path>) -> Result<PathBuf, PackageError> 
     }
 }
 
-/// A file shipped beside `bootstrap` (the user's detection rules).
+/// A file shipped beside `bootstrap` (the user's detection rules); a path
+/// ending in `/` is a folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraFile {
     /// Path inside the zip (`/var/task/<path>` in the function).
@@ -261,8 +262,12 @@ fn zip_bootstrap(binary: &[u8], extra: &[ExtraFile]) -> zip::result::ZipResult<V
     writer.start_file("bootstrap", options)?;
     writer.write_all(binary)?;
     for file in extra {
-        writer.start_file(file.path.as_str(), options.unix_permissions(0o644))?;
-        writer.write_all(&file.bytes)?;
+        if file.path.ends_with('/') {
+            writer.add_directory(file.path.as_str(), options)?;
+        } else {
+            writer.start_file(file.path.as_str(), options.unix_permissions(0o644))?;
+            writer.write_all(&file.bytes)?;
+        }
     }
     Ok(writer.finish()?.into_inner())
 }

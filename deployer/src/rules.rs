@@ -47,7 +47,15 @@ pub fn check(options: &RulesOptions) -> anyhow::Result<CheckedRules> {
             }
         })
         .collect();
+    // The folder exists in the zip even when every file was left out, so
+    // the function finds the `TRACKER_RULES_DIR` it is given.
     let mut files = Vec::new();
+    if !options.folders.is_empty() {
+        files.push(ExtraFile {
+            path: format!("{RULES_DIR_IN_ZIP}/"),
+            bytes: Vec::new(),
+        });
+    }
     for (n, folder) in options.folders.iter().enumerate() {
         for path in rule_files(folder)? {
             if refused.contains(path.as_path()) {

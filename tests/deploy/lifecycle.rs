@@ -718,9 +718,50 @@ async fn iam_auth_existing_bucket_and_refusals() {
         .await
         .unwrap_err();
     assert!(format!("{e:#}").contains("lambda.architecture"), "{e:#}");
+    // A rule the engine cannot use (an aggregation) stops the deploy, named.
+    let rules_dir = dir.path().join("my-rules");
+    std::fs::create_dir_all(rules_dir.join("iam")).unwrap();
+    std::fs::write(rules_dir.join("iam/keys.yml"), GOOD_RULE).unwrap();
+    std::fs::write(
+        rules_dir.join("burst.yml"),
+        GOOD_RULE.replace("condition: selection", "condition: selection | count() > 5"),
+    )
+    .unwrap();
+    let mut bad_rules = settings.clone();
+    bad_rules.rules.folders = vec![rules_dir.clone()];
+    let e = deploy_with(&sdk, &bad_rules, &args(&binary), Confirm::Nobody)
+        .await
+        .unwrap_err();
+    let text = format!("{e:#}");
+    assert!(
+        text.contains("burst.yml") && text.contains("skip_invalid"),
+        "{text}"
+    );
     assert!(stack::describe(&cfn, &names.stack).await.unwrap().is_none());
 
+    // With skip_invalid the usable rule ships inside the zip, the other not.
+    settings.rules.folders = vec![rules_dir];
+    settings.rules.skip_invalid = true;
     let deployed = deploy(&settings, &binary).await;
+    let zip = s3
+        .get_object()
+        .bucket(&deployed.code.bucket)
+        .key(&deployed.code.key)
+        .send()
+        .await
+        .expect("the artifact")
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .to_vec();
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut entries: Vec<String> = archive
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["bootstrap", "rules/", "rules/0/iam/keys.yml"]);
     assert!(deployed.api_key.is_none());
     assert_eq!(deployed.code.bucket, artifacts);
     let resources = apigw
@@ -798,3 +839,17 @@ async fn alerts_topic(sns: &aws_sdk_sns::Client, name: &str) -> Option<String> {
         .find(|arn| arn.rsplit(':').next() == Some(name))
         .map(str::to_owned)
 }
+
+/// A usable Sigma rule (the refusal test turns it into an aggregation).
+const GOOD_RULE: &str = "title: Access key created
+id: 5f8b9c1e-0000-4000-8000-000000000001
+author: Deploy Tests
+level: medium
+logsource:
+    product: aws
+    service: cloudtrail
+detection:
+    selection:
+        eventName: CreateAccessKey
+    condition: selection
+";

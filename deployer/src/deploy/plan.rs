@@ -52,13 +52,27 @@ pub async fn prepare(aws: &Aws, settings: &Settings, args: &DeployArgs) -> anyho
         "`trail.bucket` is not set in the settings: set it to the S3 bucket your CloudTrail trail writes to",
     )?;
     let names = Names::new(settings)?;
-    let package = package_binary(settings, args).await?;
+    let rules = crate::rules::check(&settings.rules.options())?;
+    step(format!(
+        "{} detection rule(s) for the ingest function ({} file(s) of yours shipped with it)",
+        rules.loaded,
+        rules
+            .files
+            .iter()
+            .filter(|f| !f.path.ends_with('/'))
+            .count()
+    ));
+    let package = package_binary(settings, args, rules.files).await?;
     step(format!(
         "deploying stack `{}` to account {} in {}",
         names.stack, aws.account, aws.region
     ));
     check_trail_bucket(aws, &trail_bucket).await?;
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = rules
+        .skipped
+        .iter()
+        .map(|skipped| format!("rule left out (`[rules] skip_invalid`): {skipped}"))
+        .collect();
     let found = encryption::bucket_encryption(aws, &trail_bucket).await?;
     warnings.extend(encryption::check(settings, &trail_bucket, &found)?);
     trigger::check(aws, settings, &names, &trail_bucket).await?;
@@ -87,15 +101,19 @@ pub async fn prepare(aws: &Aws, settings: &Settings, args: &DeployArgs) -> anyho
 }
 
 /// The binary checked and zipped (on a blocking thread: it is large).
-async fn package_binary(settings: &Settings, args: &DeployArgs) -> anyhow::Result<Package> {
+async fn package_binary(
+    settings: &Settings,
+    args: &DeployArgs,
+    rule_files: Vec<crate::package::ExtraFile>,
+) -> anyhow::Result<Package> {
     let binary = package::default_binary(args.lambda_binary.as_deref())?;
     step(format!("checking and zipping {}", binary.display()));
     let architecture = settings.lambda.architecture;
-    Ok(
-        tokio::task::spawn_blocking(move || package::package(&binary, architecture))
-            .await
-            .context("packaging the function code stopped unexpectedly")??,
-    )
+    Ok(tokio::task::spawn_blocking(move || {
+        package::package_with(&binary, architecture, &rule_files)
+    })
+    .await
+    .context("packaging the function code stopped unexpectedly")??)
 }
 
 /// The trail bucket exists, in the deploy's region.

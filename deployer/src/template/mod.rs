@@ -28,7 +28,10 @@ pub mod policies;
 pub mod render;
 
 use serde_json::{Map, Value, json};
-use tracker_runtime::config::{ALERTS_TOPIC_VAR, HANDLER_VAR, RETENTION_VAR, SKIP_VAR, TABLE_VAR};
+use tracker_runtime::config::{
+    ALERTS_TOPIC_VAR, HANDLER_VAR, RETENTION_VAR, RULES_BUILTIN_VAR, RULES_DIR_VAR, SKIP_VAR,
+    TABLE_VAR,
+};
 use tracker_runtime::store::dynamodb::schema;
 
 use crate::names::Names;
@@ -431,6 +434,12 @@ fn function(settings: &Settings, names: &Names, code: &CodeLocation, spec: Funct
     });
     if spec.handler == "ingest" {
         environment[ALERTS_TOPIC_VAR] = alerts::topic_arn(settings);
+        // The rules: the built-in pack unless turned off, and the user's
+        // folders, shipped in the zip (see `crate::rules`).
+        environment[RULES_BUILTIN_VAR] = json!(settings.rules.builtin.to_string());
+        if !settings.rules.folders.is_empty() {
+            environment[RULES_DIR_VAR] = json!(crate::rules::LAMBDA_RULES_DIR);
+        }
     }
     json!({
         "Type": "AWS::Lambda::Function",
@@ -680,6 +689,16 @@ mod tests {
             publishes(policies::query_statements(&s, &names)).is_empty(),
             "the query function publishes nothing"
         );
+        let env = &t["Resources"][ids::INGEST_FUNCTION]["Properties"]["Environment"]["Variables"];
+        assert_eq!(env[RULES_BUILTIN_VAR], "true");
+        assert!(env.get(RULES_DIR_VAR).is_none(), "no folders, no dir");
+        let mut own = settings();
+        own.rules.builtin = false;
+        own.rules.folders = vec!["my-rules".into()];
+        let t = app_template(&own, &names, &code());
+        let env = &t["Resources"][ids::INGEST_FUNCTION]["Properties"]["Environment"]["Variables"];
+        assert_eq!(env[RULES_BUILTIN_VAR], "false");
+        assert_eq!(env[RULES_DIR_VAR], "/var/task/rules");
         let alerts_once = policies::ingest_statements(&s, &names)
             .into_iter()
             .find(|st| st["Sid"] == "AlertsOnce")
