@@ -4,7 +4,7 @@
 //! computes the expected numbers itself from the example files (plain gzip
 //! and JSON, the principal rule written out again in `insights.rs`) and the
 //! script checks the page against them and against the API's answers —
-//! tiles, top lists, a principal's page, search with two filters and its
+//! tiles, top lists, the alerts page (as GET /alerts answers, by level), a principal's page, search with two filters and its
 //! pages, a record, no console error; then a server with `--api-key` (a
 //! wrong key, the right one) and `tracker ui` in front of it.
 //!

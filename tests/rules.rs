@@ -68,7 +68,11 @@ fn matches_by_rule(rules: &RuleSet, records: &[Value]) -> BTreeMap<String, BTree
     for record in records {
         let text = serde_json::to_string(record).unwrap();
         let event_id = record["eventID"].as_str().expect("records have an eventID");
-        for hit in rules.evaluate(&text) {
+        let hits = rules.evaluate(&text);
+        // The text path (top-level fields parsed on demand) and the parsed
+        // path agree.
+        assert_eq!(hits, rules.evaluate_value(record), "{event_id}");
+        for hit in hits {
             found
                 .entry(file_name(&hit.rule.source))
                 .or_default()

@@ -7,6 +7,9 @@
 //!   random combinations checked against the files, on both stores;
 //! - `ingest`: bad input is reported and loses nothing else; redelivery and
 //!   retries change no count;
+//! - `alerts`: detection rules at ingest become `GET /alerts` rows, paged
+//!   and filtered, once per (rule, event) however often a file arrives, on
+//!   both stores; `tracker serve` refuses a rule it cannot use;
 //! - `api`: routes match `swagger.yaml`, bad requests are 4xx JSON, the
 //!   Lambda host (API Gateway proxy events) serves the same router;
 //! - `deploy` (a folder, one file per concern): deploy, teardown and the
@@ -26,6 +29,7 @@
 //! emulator (`support::dynamodb_endpoint`); the README's test command starts
 //! both.
 
+mod alerts;
 mod alerts_cli;
 mod alerts_sns;
 mod api;

@@ -6,6 +6,7 @@
  *   #/principal/NAME      one principal
  *   #/service/NAME        one service
  *   #/search?FILTERS      events matching any combination of the lookups
+ *   #/alerts?rule&level   what the detection rules found (GET /alerts)
  * The range is `range=24h|7d|30d|90d` or `from=YYYY-MM-DD&to=YYYY-MM-DD`
  * (custom; `to` is included, as the API reads a date-only `to`).
  *
@@ -21,6 +22,8 @@
   const KEY_STORAGE = 'tracker.apiKey';
   const PAGE_SIZE = 50;
   const TOP = 10;
+  const ALERT_TILE_LIMIT = 1000;
+  const LEVELS = ['informational', 'low', 'medium', 'high', 'critical'];
   const DAY_MS = 86400000;
   const PRESETS = { '24h': 1, '7d': 7, '30d': 30, '90d': 90 };
   const DEFAULT_PRESET = '7d';
@@ -233,8 +236,8 @@
     }
     return {
       el: row,
-      set(id, n) {
-        cells[id].textContent = number.format(n);
+      set(id, n, more) {
+        cells[id].textContent = number.format(n) + (more || '');
         cells[id].dataset.value = String(n);
       },
     };
@@ -571,6 +574,7 @@
       { id: 'principals', label: 'Principals' },
       { id: 'services', label: 'Services' },
       { id: 'failed', label: 'Failed calls', href: link(ctx, 'search', '', { errorCode: '*' }) },
+      { id: 'alerts', label: 'Alerts', href: link(ctx, 'alerts', '') },
     ]);
     const chart = chartCard('Events');
     const search = (field) => (key) => link(ctx, 'search', '', { [field]: key });
@@ -582,10 +586,12 @@
       sourceIPAddress: listCard('sourceIPAddress', 'Source IPs', search('sourceIPAddress')),
       accessKeyId: listCard('accessKeyId', 'Access keys', search('accessKeyId')),
     };
-    // ALERTS: when GET /alerts exists, an "Alerts" tile (count in the range)
-    // and a list of the latest alerts belong here, beside the tiles.
     const body = h('div', {}, chart.el, h('div', { class: 'lists' }, Object.values(lists).map((l) => l.el)));
     view.replaceChildren(pageHead(ctx, 'Overview'), t.el, body);
+    // Alerts have no count route: the tile counts up to a page of them.
+    const alerts = api('alerts', { from: ctx.window.from, to: ctx.window.to, limit: ALERT_TILE_LIMIT })
+      .then((r) => t.set('alerts', r.body.length, r.next ? '+' : ''));
+    alerts.catch(() => {}); // reported by the statistics' failure, or awaited below
     const [byPrincipal, byService, byName, byError, byIp, byKey, days] = await Promise.all([
       stats(ctx, 'principal'),
       stats(ctx, 'service'),
@@ -610,6 +616,7 @@
     lists.errorCode.fill(byError);
     lists.sourceIPAddress.fill(byIp);
     lists.accessKeyId.fill(byKey);
+    await alerts;
   }
 
   /** The page of one principal or one service. */
@@ -718,14 +725,73 @@
     await events.load();
   }
 
-  // ALERTS: the page of GET /alerts?from&to&rule&level (paged like the event
-  // routes: follow Link) goes here, as `alerts: alertsPage`, with its nav link
-  // in index.html. Not built yet: the route comes with the rules engine.
+  /** What the detection rules found in the range: `rule` (a rule's id) and
+   * `level` (a minimum) filter; pages follow the API's Link. */
+  async function alertsPage(ctx) {
+    const rule = ctx.params.get('rule') || '';
+    const level = LEVELS.includes(ctx.params.get('level')) ? ctx.params.get('level') : '';
+    const form = h('form', { class: 'card search-form', 'aria-label': 'Alert filters' },
+      h('div', { class: 'fields' },
+        h('div', { class: 'field' }, h('label', { for: 'f-rule', text: 'Rule id' }),
+          h('input', { id: 'f-rule', name: 'rule', type: 'text', value: rule, placeholder: 'the rule\'s Sigma id', autocomplete: 'off', spellcheck: 'false' })),
+        h('div', { class: 'field' }, h('label', { for: 'f-level', text: 'Level at least' }),
+          h('select', { id: 'f-level', name: 'level' }, [['', 'any'], ...LEVELS.map((l) => [l, l])].map(([v, t]) => h('option', { value: v, selected: level === v, text: t }))))),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', text: 'Show' }), h('a', { href: link(ctx, 'alerts', ''), text: 'Clear' })));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      location.hash = link(ctx, 'alerts', '', { rule: form.elements.rule.value.trim(), level: form.elements.level.value });
+    });
+    const summary = h('p', { class: 'muted', 'aria-live': 'polite', text: 'Loading…' });
+    const rows = h('tbody', {});
+    const table = h('table', { class: 'events alerts' },
+      h('thead', {}, h('tr', {}, ['Time (UTC)', 'Level', 'Rule', 'Event', 'Principal', 'Source IP'].map((t) => h('th', { scope: 'col', text: t })))),
+      rows);
+    const prev = h('button', { type: 'button', disabled: true, text: '← Previous' });
+    const next = h('button', { type: 'button', disabled: true, text: 'Next →' });
+    const card = h('section', { class: 'card', id: 'alerts' }, h('h2', { text: 'Alerts' }), summary,
+      h('div', { class: 'table-wrap' }, table), h('div', { class: 'pager' }, prev, next));
+    view.replaceChildren(pageHead(ctx, 'Alerts'), form, card);
+    const pages = [new URLSearchParams(clean({ from: ctx.window.from, to: ctx.window.to, rule, level, limit: PAGE_SIZE }))];
+    let index = 0;
+    async function show(i) {
+      prev.disabled = true;
+      next.disabled = true;
+      const { body: alerts, next: following } = await api('alerts', pages[i]);
+      index = i;
+      if (following) pages[i + 1] = following;
+      rows.replaceChildren(...alerts.map((a) => alertRow(ctx, a)));
+      if (!alerts.length) rows.append(h('tr', {}, h('td', { colspan: '6', class: 'placeholder', text: 'No alerts in this range.' })));
+      summary.textContent = alerts.length
+        ? `Alerts ${number.format(i * PAGE_SIZE + 1)}–${number.format(i * PAGE_SIZE + alerts.length)}${following ? ' (more follow)' : ''}`
+        : 'No alerts in this range.';
+      prev.disabled = index === 0;
+      next.disabled = !following;
+    }
+    const guard = (fn) => () => fn().catch((error) => showError(card, error));
+    prev.addEventListener('click', guard(() => show(index - 1)));
+    next.addEventListener('click', guard(() => show(index + 1)));
+    await show(0);
+  }
+
+  function alertRow(ctx, a) {
+    const open = h('button', { type: 'button', class: 'link', title: `Open the record ${a.eventID}`, text: a.eventName || '(unnamed)' });
+    open.addEventListener('click', () => openRecord(a.eventID, a.eventName));
+    const about = [a.author && `by ${a.author}`, ...(a.references || [])].filter(Boolean).join('\n');
+    return h('tr', { class: 'alert', 'data-rule-id': a.ruleId, 'data-event-id': a.eventID },
+      h('td', { class: 'time', text: (a.eventTime || '').replace('T', ' ').replace(/(\.\d+)?Z$/, '') }),
+      h('td', { class: `level level-${LEVELS.includes(a.level) ? a.level : 'other'}`, text: a.level }),
+      h('td', { class: 'clip' }, h('a', { href: link(ctx, 'alerts', '', { rule: a.ruleId }), title: about || a.title, text: a.title })),
+      h('td', { class: 'name' }, open),
+      h('td', { class: 'clip' }, h('a', { href: link(ctx, 'principal', a.principal), title: a.principal, text: a.principal })),
+      h('td', { text: a.sourceIPAddress || '' }));
+  }
+
   const PAGES = {
     overview: { title: 'Overview', render: overviewPage },
     principal: { title: 'Principal', render: (ctx) => subjectPage(ctx, 'principal') },
     service: { title: 'Service', render: (ctx) => subjectPage(ctx, 'service') },
     search: { title: 'Search', render: searchPage },
+    alerts: { title: 'Alerts', render: alertsPage },
   };
 
   // ------------------------------------------------------------ routing

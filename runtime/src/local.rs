@@ -100,11 +100,11 @@ pub fn load_rules(options: &RulesOptions) -> anyhow::Result<RuleSet> {
 
 /// Ingests the folders, then serves until Ctrl-C.
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
-    check_exposure(&options.listen, options.api_key.as_deref())?;
     let pipeline = Pipeline {
         rules: load_rules(&options.rules)?,
         ..options.pipeline.clone()
     };
+    check_exposure(&options.listen, options.api_key.as_deref())?;
     let rule_count = pipeline.rules.len();
     let mut store = EmbeddedStore::open_with_cache(&options.db, options.cache_bytes)
         .with_context(|| format!("open {}", options.db.display()))?;

@@ -52,9 +52,19 @@ pub fn tracker(dir: &Path) -> Command {
 }
 
 /// `tracker serve --logs examples/cloudtrail` (with `--api-key` if given),
-/// once it listens.
+/// once it listens; with the test rules of `tests/fixtures/rules` beside the
+/// built-in pack, so that it has alerts to show.
 pub fn serve_examples(api_key: Option<&str>) -> Served {
     let dir = tempfile::tempdir().expect("temp dir");
+    let rules = repo_root().join("tests/fixtures/rules");
+    std::fs::write(
+        dir.path().join("settings.toml"),
+        format!(
+            "[rules]\nfolders = [{}]\n",
+            serde_json::to_string(&rules.display().to_string()).expect("a path")
+        ),
+    )
+    .expect("write settings.toml");
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
     let mut command = tracker(dir.path());

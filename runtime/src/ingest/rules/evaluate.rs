@@ -12,16 +12,17 @@ use serde_json::Value;
 use super::compile::{
     CompiledRule, CompiledSelection, FieldCondition, FieldPath, FieldTest, ValueTest,
 };
+use super::record::RecordView;
 
 impl CompiledRule {
-    pub fn matches(&self, record: &Value) -> bool {
+    pub fn matches(&self, record: &impl RecordView) -> bool {
         self.condition
             .holds(&mut |index| self.selections[index].holds(record))
     }
 }
 
 impl CompiledSelection {
-    fn holds(&self, record: &Value) -> bool {
+    fn holds(&self, record: &impl RecordView) -> bool {
         self.alternatives
             .iter()
             .any(|fields| fields.iter().all(|field| field.holds(record)))
@@ -29,7 +30,7 @@ impl CompiledSelection {
 }
 
 impl FieldCondition {
-    pub fn holds(&self, record: &Value) -> bool {
+    pub fn holds(&self, record: &impl RecordView) -> bool {
         let path = &self.path.0;
         match &self.test {
             FieldTest::Values { values, all: false } => {
@@ -75,20 +76,30 @@ impl FieldCondition {
     }
 }
 
-fn has_leaf(record: &Value, path: &[String]) -> bool {
+fn has_leaf(record: &impl RecordView, path: &[String]) -> bool {
     any_leaf(record, path, &mut |_| true)
+}
+
+/// [`any_leaf_under`] from the record's top level.
+fn any_leaf(record: &impl RecordView, path: &[String], test: &mut dyn FnMut(&str) -> bool) -> bool {
+    match path.split_first() {
+        Some((key, rest)) => record
+            .field(key)
+            .is_some_and(|value| any_leaf_under(value, rest, test)),
+        None => false,
+    }
 }
 
 /// Whether `test` holds for some scalar leaf under `path` (stops at the
 /// first that does).
-pub fn any_leaf(value: &Value, path: &[String], test: &mut dyn FnMut(&str) -> bool) -> bool {
+fn any_leaf_under(value: &Value, path: &[String], test: &mut dyn FnMut(&str) -> bool) -> bool {
     match path.split_first() {
         None => any_scalar(value, test),
         Some((key, rest)) => match value {
             Value::Object(map) => map
                 .get(key)
-                .is_some_and(|inner| any_leaf(inner, rest, test)),
-            Value::Array(items) => items.iter().any(|item| any_leaf(item, path, test)),
+                .is_some_and(|inner| any_leaf_under(inner, rest, test)),
+            Value::Array(items) => items.iter().any(|item| any_leaf_under(item, path, test)),
             _ => false,
         },
     }
@@ -112,11 +123,29 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rule(detection: &str) -> CompiledRule {
-        compile_rule(&parse_rule(&format!("title: T\ndetection:\n{detection}")).unwrap()).unwrap()
+    fn rule(detection: &str) -> Tester {
+        Tester(
+            compile_rule(&parse_rule(&format!("title: T\ndetection:\n{detection}")).unwrap())
+                .unwrap(),
+        )
     }
 
-    fn sel(field_lines: &str) -> CompiledRule {
+    /// Evaluates on both views of a record: parsed whole, and lazily.
+    struct Tester(CompiledRule);
+
+    impl Tester {
+        fn matches(&self, record: &Value) -> bool {
+            let whole = self.0.matches(record.as_object().unwrap());
+            let text = record.to_string();
+            let lazy = self
+                .0
+                .matches(&super::super::record::LazyRecord::read(&text).unwrap());
+            assert_eq!(whole, lazy, "{record}");
+            whole
+        }
+    }
+
+    fn sel(field_lines: &str) -> Tester {
         rule(&format!("  s:\n{field_lines}  condition: s\n"))
     }
 

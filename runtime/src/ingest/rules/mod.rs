@@ -13,6 +13,8 @@ mod evaluate;
 mod load;
 mod parse;
 mod pattern;
+mod prefilter;
+mod record;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -89,6 +91,8 @@ impl Default for RulesOptions {
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Arc<Vec<load::LoadedRule>>,
+    /// Which rules a record's `eventName`/`eventSource` leave worth trying.
+    prefilter: Arc<prefilter::Prefilter>,
 }
 
 impl RuleSet {
@@ -118,6 +122,9 @@ impl RuleSet {
 
     fn from_loaded(rules: Vec<load::LoadedRule>) -> RuleSet {
         RuleSet {
+            prefilter: Arc::new(prefilter::Prefilter::new(
+                rules.iter().map(|rule| &rule.compiled),
+            )),
             rules: Arc::new(rules),
         }
     }
@@ -141,24 +148,40 @@ impl RuleSet {
         if self.rules.is_empty() {
             return Vec::new();
         }
-        match serde_json::from_str::<serde_json::Value>(record_json) {
-            Ok(record) => self.evaluate_value(&record),
-            Err(_) => Vec::new(),
+        // Top-level fields are parsed only when a rule reads them; a record
+        // whose top level cannot be split that way is parsed whole.
+        match record::LazyRecord::read(record_json) {
+            Some(record) => self.evaluate_view(&record),
+            None => match serde_json::from_str::<serde_json::Value>(record_json) {
+                Ok(record) => self.evaluate_value(&record),
+                Err(_) => Vec::new(),
+            },
         }
     }
 
     /// The rules that match one record already parsed. A value that is not
     /// an object matches nothing.
     pub fn evaluate_value(&self, record: &serde_json::Value) -> Vec<RuleMatch> {
-        if !record.is_object() {
-            return Vec::new();
+        match record.as_object() {
+            Some(object) => self.evaluate_view(object),
+            None => Vec::new(),
         }
-        self.rules
-            .iter()
-            .filter(|rule| rule.compiled.matches(record))
-            .map(|rule| RuleMatch {
+    }
+
+    fn evaluate_view(&self, record: &impl record::RecordView) -> Vec<RuleMatch> {
+        let name = prefilter::Key::of(record.field("eventName"));
+        let source = prefilter::Key::of(record.field("eventSource"));
+        let hit = |rule: &load::LoadedRule| {
+            rule.compiled.matches(record).then(|| RuleMatch {
                 rule: Arc::clone(&rule.info),
             })
-            .collect()
+        };
+        match self.prefilter.candidates(name, source) {
+            Some(indexes) => indexes
+                .into_iter()
+                .filter_map(|index| hit(&self.rules[index]))
+                .collect(),
+            None => self.rules.iter().filter_map(hit).collect(),
+        }
     }
 }

@@ -147,6 +147,15 @@ impl TextPattern {
         TextPattern { shape, cased }
     }
 
+    /// The lowercased value when only that whole value matches (no
+    /// wildcard, no anchor): what the rule index keys by.
+    pub fn exact_folded(&self) -> Option<String> {
+        match &self.shape {
+            Shape::Exact(literal) => Some(literal.to_lowercase()),
+            _ => None,
+        }
+    }
+
     pub fn matches(&self, leaf: &str) -> bool {
         if self.cased {
             return self.shape.matches_exactly(leaf);
