@@ -363,6 +363,35 @@ async fn alerts_in_dynamodb() {
     alerts_on(store as Arc<dyn EventStore>).await;
 }
 
+/// Two deliveries of one file ingested at the same time (two Lambda
+/// instances): each alert is new for exactly one of them.
+async fn concurrent_deliveries_alert_once(store: Arc<dyn EventStore>) {
+    let rules = rule_folder();
+    let a = Ingestor::new(Arc::clone(&store), pipeline(&rules));
+    let b = Ingestor::new(Arc::clone(&store), pipeline(&rules));
+    let (first, second) = tokio::join!(ingest(&a), ingest(&b));
+    let mut new: Vec<(String, String)> = first
+        .new_alerts
+        .iter()
+        .chain(&second.new_alerts)
+        .map(|n| (n.rule.id.clone(), n.event.event_id.clone()))
+        .collect();
+    new.sort();
+    let before = new.len();
+    new.dedup();
+    assert_eq!((before, new.len()), (10, 10), "{new:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_alert_once_in_both_stores() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let embedded = EmbeddedStore::open(&dir.path().join("t.db")).expect("open");
+    concurrent_deliveries_alert_once(Arc::new(embedded)).await;
+    let sdk = sdk_config().await;
+    let dynamo = new_dynamo_store(&sdk).await;
+    concurrent_deliveries_alert_once(dynamo as Arc<dyn EventStore>).await;
+}
+
 /// An empty store answers `/alerts` with an empty page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_alerts_is_an_empty_list() {
