@@ -13,7 +13,7 @@ Checks, as a person would see them:
 - with --keyed-url: the page asks for the key, says clearly when a key is
   wrong, works with the right one and keeps it for the session;
 - with --ui-url: the page through `tracker ui` (which adds the key itself);
-- with --screenshots DIR: PNGs of the overview and a principal page.
+- with --screenshots DIR: PNGs of the overview, a principal page and the alerts.
 
 Exits non-zero with every failed check listed.
 """
@@ -269,6 +269,7 @@ def screenshots(playwright, args, facts):
     for name, route, height in [
         ("overview", "#/", 1100),
         ("principal", f"#/principal/{urllib.parse.quote(facts['principal'])}", 1500),
+        ("alerts", "#/alerts", 900),
     ]:
         page.set_viewport_size({"width": 1280, "height": height})
         page.goto(f"{args.url}/{route}?from={shots['from']}&to={shots['to']}")
