@@ -7,6 +7,8 @@
 //! [`RulesError`].
 
 pub mod builtin;
+
+use record::RecordView;
 mod compile;
 mod condition;
 mod evaluate;
@@ -168,9 +170,9 @@ impl RuleSet {
         }
     }
 
-    fn evaluate_view(&self, record: &impl record::RecordView) -> Vec<RuleMatch> {
-        let name = prefilter::Key::of(record.field("eventName"));
-        let source = prefilter::Key::of(record.field("eventSource"));
+    fn evaluate_view(&self, record: &impl RecordView) -> Vec<RuleMatch> {
+        let name = record.key("eventName");
+        let source = record.key("eventSource");
         let hit = |rule: &load::LoadedRule| {
             rule.compiled.matches(record).then(|| RuleMatch {
                 rule: Arc::clone(&rule.info),
