@@ -11,6 +11,7 @@ use std::cell::OnceCell;
 
 use serde_json::Value;
 
+use super::evaluate::{any_leaf_under, any_scalar};
 use super::prefilter::Key;
 
 /// Top-level field lookup: all the rules need from a record's root.
@@ -21,6 +22,17 @@ pub trait RecordView {
     /// Top-level field `key` as the rule index sees it.
     fn key(&self, key: &str) -> Key<'_> {
         Key::of(self.field(key))
+    }
+
+    /// Whether `test` holds for some scalar leaf under the dotted `path`
+    /// (see [`super::evaluate`] for what the leaves are).
+    fn any_leaf(&self, path: &[String], test: &mut dyn FnMut(&str) -> bool) -> bool {
+        match path.split_first() {
+            Some((key, rest)) => self
+                .field(key)
+                .is_some_and(|value| any_leaf_under(value, rest, test)),
+            None => false,
+        }
     }
 }
 
@@ -63,6 +75,18 @@ impl RecordView for LazyRecord<'_> {
             .as_ref()
     }
 
+    /// A top-level field is parsed once (cached); deeper paths are followed
+    /// through the text, so `userIdentity.arn` never builds `userIdentity`.
+    fn any_leaf(&self, path: &[String], test: &mut dyn FnMut(&str) -> bool) -> bool {
+        match path.split_first() {
+            None => false,
+            Some((key, [])) => self.field(key).is_some_and(|value| any_scalar(value, test)),
+            Some((key, rest)) => self
+                .index_of(key)
+                .is_some_and(|index| any_leaf_in_text(self.fields[index].1, rest, test)),
+        }
+    }
+
     /// A string without escapes is read in place, not parsed.
     fn key(&self, key: &str) -> Key<'_> {
         let Some(index) = self.index_of(key) else {
@@ -76,6 +100,61 @@ impl RecordView for LazyRecord<'_> {
         }
         Key::of(self.field(key))
     }
+}
+
+/// [`any_leaf_under`] on a value's JSON text: objects and arrays are split,
+/// not parsed, until the path ends; what it reaches is parsed then.
+fn any_leaf_in_text(text: &str, path: &[String], test: &mut dyn FnMut(&str) -> bool) -> bool {
+    match path.split_first() {
+        None => {
+            if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+                && !inner.contains(['\\', '"'])
+            {
+                return test(inner);
+            }
+            serde_json::from_str::<Value>(text).is_ok_and(|value| any_scalar(&value, test))
+        }
+        Some((key, rest)) => match text.as_bytes().first() {
+            Some(b'{') => split_object(text).is_some_and(|members| {
+                members
+                    .iter()
+                    .rposition(|(name, _)| name == key)
+                    .is_some_and(|index| any_leaf_in_text(members[index].1, rest, test))
+            }),
+            Some(b'[') => split_array(text)
+                .is_some_and(|items| items.iter().any(|item| any_leaf_in_text(item, path, test))),
+            _ => false,
+        },
+    }
+}
+
+/// The elements of the JSON array `text`, as their text.
+fn split_array(text: &str) -> Option<Vec<&str>> {
+    let bytes = text.as_bytes();
+    let mut at = skip_space(bytes, 0);
+    if bytes.get(at) != Some(&b'[') {
+        return None;
+    }
+    at = skip_space(bytes, at + 1);
+    let mut items = Vec::new();
+    if bytes.get(at) == Some(&b']') {
+        at += 1;
+    } else {
+        loop {
+            let end = value_end(bytes, at)?;
+            items.push(&text[at..end]);
+            at = skip_space(bytes, end);
+            match bytes.get(at) {
+                Some(b',') => at = skip_space(bytes, at + 1),
+                Some(b']') => {
+                    at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    (skip_space(bytes, at) == bytes.len()).then_some(items)
 }
 
 /// The members of the JSON object `text`, values as their text.
