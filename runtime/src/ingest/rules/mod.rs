@@ -144,8 +144,10 @@ impl RuleSet {
         self.rules.iter().map(|rule| &rule.info)
     }
 
-    /// The rules that match one CloudTrail record, given as its JSON text.
-    /// A record that is not a JSON object matches nothing.
+    /// The rules that match one CloudTrail record, given as its JSON text
+    /// (valid JSON, as the log reader yields records: fields are parsed only
+    /// when a rule reads them, so a malformed value no rule reads goes
+    /// unnoticed). A record that is not a JSON object matches nothing.
     pub fn evaluate(&self, record_json: &str) -> Vec<RuleMatch> {
         if self.rules.is_empty() {
             return Vec::new();
