@@ -67,7 +67,8 @@ impl Prefilter {
     /// The indexes of the rules worth evaluating, in load order; `None`
     /// means every rule.
     pub fn candidates(&self, name: Key, source: Key) -> Option<Vec<usize>> {
-        let mut out = self.always.clone();
+        let mut out = Vec::with_capacity(self.always.len() + 8);
+        out.extend_from_slice(&self.always);
         for (key, index) in [(name, &self.by_name), (source, &self.by_source)] {
             match key {
                 Key::Other => return None,

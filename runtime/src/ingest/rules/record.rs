@@ -80,7 +80,14 @@ impl RecordView for LazyRecord<'_> {
     fn any_leaf(&self, path: &[String], test: &mut dyn FnMut(&str) -> bool) -> bool {
         match path.split_first() {
             None => false,
-            Some((key, [])) => self.field(key).is_some_and(|value| any_scalar(value, test)),
+            Some((key, [])) => match self.index_of(key) {
+                // A plain string is tested in place; anything else is parsed once.
+                Some(index) if self.fields[index].1.starts_with('"') => {
+                    any_leaf_in_text(self.fields[index].1, &[], test)
+                }
+                Some(_) => self.field(key).is_some_and(|value| any_scalar(value, test)),
+                None => false,
+            },
             Some((key, rest)) => self
                 .index_of(key)
                 .is_some_and(|index| any_leaf_in_text(self.fields[index].1, rest, test)),
