@@ -80,19 +80,18 @@ fn has_leaf(record: &impl RecordView, path: &[String]) -> bool {
     any_leaf(record, path, &mut |_| true)
 }
 
-/// [`any_leaf_under`] from the record's top level.
+/// Whether `test` holds for some scalar leaf of the record's field `path`.
 fn any_leaf(record: &impl RecordView, path: &[String], test: &mut dyn FnMut(&str) -> bool) -> bool {
-    match path.split_first() {
-        Some((key, rest)) => record
-            .field(key)
-            .is_some_and(|value| any_leaf_under(value, rest, test)),
-        None => false,
-    }
+    record.any_leaf(path, test)
 }
 
 /// Whether `test` holds for some scalar leaf under `path` (stops at the
 /// first that does).
-fn any_leaf_under(value: &Value, path: &[String], test: &mut dyn FnMut(&str) -> bool) -> bool {
+pub(super) fn any_leaf_under(
+    value: &Value,
+    path: &[String],
+    test: &mut dyn FnMut(&str) -> bool,
+) -> bool {
     match path.split_first() {
         None => any_scalar(value, test),
         Some((key, rest)) => match value {
@@ -105,7 +104,7 @@ fn any_leaf_under(value: &Value, path: &[String], test: &mut dyn FnMut(&str) -> 
     }
 }
 
-fn any_scalar(value: &Value, test: &mut dyn FnMut(&str) -> bool) -> bool {
+pub(super) fn any_scalar(value: &Value, test: &mut dyn FnMut(&str) -> bool) -> bool {
     match value {
         Value::String(text) => test(text),
         Value::Bool(flag) => test(if *flag { "true" } else { "false" }),

@@ -7,6 +7,8 @@
 //! [`RulesError`].
 
 pub mod builtin;
+
+use record::RecordView;
 mod compile;
 mod condition;
 mod evaluate;
@@ -142,8 +144,10 @@ impl RuleSet {
         self.rules.iter().map(|rule| &rule.info)
     }
 
-    /// The rules that match one CloudTrail record, given as its JSON text.
-    /// A record that is not a JSON object matches nothing.
+    /// The rules that match one CloudTrail record, given as its JSON text
+    /// (valid JSON, as the log reader yields records: fields are parsed only
+    /// when a rule reads them, so a malformed value no rule reads goes
+    /// unnoticed). A record that is not a JSON object matches nothing.
     pub fn evaluate(&self, record_json: &str) -> Vec<RuleMatch> {
         if self.rules.is_empty() {
             return Vec::new();
@@ -168,9 +172,9 @@ impl RuleSet {
         }
     }
 
-    fn evaluate_view(&self, record: &impl record::RecordView) -> Vec<RuleMatch> {
-        let name = prefilter::Key::of(record.field("eventName"));
-        let source = prefilter::Key::of(record.field("eventSource"));
+    fn evaluate_view(&self, record: &impl RecordView) -> Vec<RuleMatch> {
+        let name = record.key("eventName");
+        let source = record.key("eventSource");
         let hit = |rule: &load::LoadedRule| {
             rule.compiled.matches(record).then(|| RuleMatch {
                 rule: Arc::clone(&rule.info),

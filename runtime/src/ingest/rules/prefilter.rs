@@ -67,17 +67,23 @@ impl Prefilter {
     /// The indexes of the rules worth evaluating, in load order; `None`
     /// means every rule.
     pub fn candidates(&self, name: Key, source: Key) -> Option<Vec<usize>> {
-        let mut out = self.always.clone();
+        let mut out = Vec::with_capacity(self.always.len() + 8);
+        out.extend_from_slice(&self.always);
         for (key, index) in [(name, &self.by_name), (source, &self.by_source)] {
             match key {
                 Key::Other => return None,
                 Key::Missing => {}
                 Key::Text(text) => {
-                    let found = if text.bytes().any(|b| b.is_ascii_uppercase()) || !text.is_ascii()
-                    {
-                        index.get(&text.to_lowercase())
+                    // Lowercased on the stack: event names and sources are
+                    // short ASCII.
+                    let mut buffer = [0u8; 64];
+                    let found = if text.len() <= buffer.len() && text.is_ascii() {
+                        let lower = &mut buffer[..text.len()];
+                        lower.copy_from_slice(text.as_bytes());
+                        lower.make_ascii_lowercase();
+                        std::str::from_utf8(lower).ok().and_then(|l| index.get(l))
                     } else {
-                        index.get(text)
+                        index.get(&text.to_lowercase())
                     };
                     out.extend(found.into_iter().flatten());
                 }
