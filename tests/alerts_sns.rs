@@ -260,8 +260,18 @@ impl Publisher for FailsOnce {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_log_file_alerts_once_however_often_it_is_delivered() {
+/// A log file in moto's S3, a queue subscribed to a fresh topic, and the
+/// ingest handler's dependencies evaluating [`rules`] into a DynamoDB store,
+/// publishing through `publisher` (given the topic's publisher).
+struct Scene {
+    bucket: String,
+    key: String,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    deps: IngestDeps,
+}
+
+async fn scene(publisher: impl FnOnce(SnsPublisher) -> Arc<dyn Publisher>) -> Scene {
     let sdk = sdk_config().await;
     let s3 = s3_client(&sdk);
     let (bucket, key) = log_file(&s3).await;
@@ -276,11 +286,29 @@ async fn a_log_file_alerts_once_however_often_it_is_delivered() {
                 ..Default::default()
             },
         ),
-        publisher: Some(Arc::new(SnsPublisher {
+        publisher: Some(publisher(SnsPublisher {
             client: sns,
             topic_arn: topic,
         })),
     };
+    Scene {
+        bucket,
+        key,
+        sqs,
+        queue_url,
+        deps,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_file_alerts_once_however_often_it_is_delivered() {
+    let Scene {
+        bucket,
+        key,
+        sqs,
+        queue_url,
+        deps,
+    } = scene(|sns| Arc::new(sns)).await;
     for delivery in 0..3 {
         let summary = handle_s3_event(&deps, s3_put_event(&bucket, &key), None)
             .await
@@ -310,28 +338,19 @@ async fn a_log_file_alerts_once_however_often_it_is_delivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_publish_is_announced_when_the_file_is_retried() {
-    let sdk = sdk_config().await;
-    let s3 = s3_client(&sdk);
-    let (bucket, key) = log_file(&s3).await;
-    let (sns, sqs, topic, queue_url) = subscribed_queue(&sdk).await;
-    let store = new_dynamo_store(&sdk).await;
-    let deps = IngestDeps {
-        s3,
-        ingestor: Ingestor::new(
-            Arc::clone(&store) as Arc<dyn EventStore>,
-            Pipeline {
-                rules: rules(),
-                ..Default::default()
-            },
-        ),
-        publisher: Some(Arc::new(FailsOnce {
-            inner: SnsPublisher {
-                client: sns,
-                topic_arn: topic,
-            },
+    let Scene {
+        bucket,
+        key,
+        sqs,
+        queue_url,
+        deps,
+    } = scene(|sns| {
+        Arc::new(FailsOnce {
+            inner: sns,
             failed: AtomicBool::new(false),
-        })),
-    };
+        })
+    })
+    .await;
     let error = handle_s3_event(&deps, s3_put_event(&bucket, &key), None)
         .await
         .expect_err("a failed publish fails the file, so Lambda retries it");

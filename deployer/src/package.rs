@@ -635,15 +635,21 @@ mod tests {
         assert!(info.max_glibc.is_some());
     }
 
-    #[test]
-    fn zips_bootstrap_0755_reproducibly() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("tracker");
+    /// A small x86-64 binary Lambda could run, in `dir`.
+    fn lambda_binary(dir: &Path) -> PathBuf {
+        let path = dir.join("tracker");
         std::fs::write(
             &path,
             synthetic::elf(synthetic::X86_64, &["GLIBC_2.17"], LD),
         )
         .unwrap();
+        path
+    }
+
+    #[test]
+    fn zips_bootstrap_0755_reproducibly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = lambda_binary(dir.path());
         let a = package(&path, Architecture::X86_64).unwrap();
         let b = package(&path, Architecture::X86_64).unwrap();
         assert_eq!(a.sha256, b.sha256);
@@ -658,12 +664,7 @@ mod tests {
     #[test]
     fn rule_files_ride_beside_bootstrap_and_change_the_artifact() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("tracker");
-        std::fs::write(
-            &path,
-            synthetic::elf(synthetic::X86_64, &["GLIBC_2.17"], LD),
-        )
-        .unwrap();
+        let path = lambda_binary(dir.path());
         let rule = ExtraFile {
             path: "rules/0/root.yml".into(),
             bytes: b"title: root".to_vec(),
