@@ -46,6 +46,27 @@ fn tracker(dir: &Path, table: &str, args: &[&str]) -> Output {
 
 /// Events in a table, counted directly (a test-only Scan).
 async fn stored_events(client: &aws_sdk_dynamodb::Client, table: &str) -> u64 {
+    stored_items(client, table, "E#").await
+}
+
+/// Alert rows in a table (not the months' markers), counted directly.
+async fn stored_alerts(client: &aws_sdk_dynamodb::Client, table: &str) -> u64 {
+    stored_items(client, table, "A#2").await
+}
+
+/// The number of `tracker alerts` matches (the built-in pack) on the sample.
+fn triage_matches() -> u64 {
+    let output = Command::new(env!("CARGO_BIN_EXE_tracker"))
+        .args(["alerts", "--ndjson", "--logs"])
+        .arg(crate::support::corpus::sample_dir())
+        .output()
+        .expect("run tracker alerts");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).lines().count() as u64
+}
+
+/// Items whose partition key starts with `prefix` (a test-only Scan).
+async fn stored_items(client: &aws_sdk_dynamodb::Client, table: &str, prefix: &str) -> u64 {
     let mut total = 0;
     let mut start = None;
     loop {
@@ -54,7 +75,7 @@ async fn stored_events(client: &aws_sdk_dynamodb::Client, table: &str) -> u64 {
             .table_name(table)
             .select(Select::Count)
             .filter_expression("begins_with(pk, :e)")
-            .expression_attribute_values(":e", AttributeValue::S("E#".into()))
+            .expression_attribute_values(":e", AttributeValue::S(prefix.into()))
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -116,6 +137,11 @@ async fn backfills_the_sample_and_reruns_change_nothing() {
         "{report}"
     );
     assert_eq!(stored_events(&dynamodb, store.table()).await, total);
+    // The built-in rules ran on the history: one alert per (rule, event),
+    // as the offline triage finds them.
+    let alerts = stored_alerts(&dynamodb, store.table()).await;
+    assert!(alerts > 0);
+    assert_eq!(alerts, triage_matches());
     // Writes are batched across files: the budget is ≤ 50 requests
     // and ≤ 3,000 (+ catalog) write units per 1,000 events.
     let requests_per_1000: f64 = report
@@ -162,6 +188,7 @@ async fn backfills_the_sample_and_reruns_change_nothing() {
         total,
         "rewriting is idempotent"
     );
+    assert_eq!(stored_alerts(&dynamodb, store.table()).await, alerts);
 
     // --since/--until keep records by their own eventTime; the expected
     // numbers are counted here from the files.

@@ -24,6 +24,7 @@ use chrono::{Days, NaiveDate};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use tracker_runtime::ingest::rules::RuleSet;
 use tracker_runtime::ingest::{
     FileLedger, FileOutcome, FolderOptions, Ingestor, Pipeline, Progress, RunSummary, SkipList,
     TimeWindow, ingest_folder, open_s3_object,
@@ -92,12 +93,20 @@ fn parse_day(text: &str) -> Result<NaiveDate, String> {
 /// Runs a backfill; the summary lists failed objects (the caller exits non-zero if any).
 pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<RunSummary> {
     let (window, days) = window(args)?;
+    // The rules of `[rules]`, as the ingest function evaluates them: the
+    // history (or the replayed failures) gets its alerts recorded for
+    // `GET /alerts`, once each; the CLI publishes no message.
+    let (rules, skipped) = RuleSet::load(&settings.rules.options()).context(
+        "a detection rule cannot be used: fix or remove it, or set `[rules] skip_invalid = true`",
+    )?;
+    for rule in &skipped {
+        eprintln!("warning: rule left out (`[rules] skip_invalid`): {rule}");
+    }
     let pipeline = Pipeline {
         skip: SkipList::new(&settings.ingest.skip_event_prefixes),
         retention_days: settings.table.retention_days,
         window,
-        // A backfill loads history: it raises no alerts.
-        rules: Default::default(),
+        rules,
     };
     // AWS is only configured when it is used (a bucket, a queue, or the table).
     let needs_aws = args.path.is_none() || (args.db.is_none() && !args.dry_run);
