@@ -19,7 +19,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tracker_runtime::cloudtrail::{Record, read_log_records};
@@ -89,16 +89,8 @@ fn corpus() -> Vec<PathBuf> {
     files
 }
 
-fn best<T>(mut run: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut result = None;
-    for _ in 0..ROUNDS {
-        let started = Instant::now();
-        let value = run();
-        best = best.min(started.elapsed());
-        result = Some(value);
-    }
-    (best, result.expect("at least one round"))
+fn best<T>(run: impl FnMut() -> T) -> (Duration, T) {
+    common::best(ROUNDS, run)
 }
 
 fn main() {

@@ -14,7 +14,7 @@
 //! TRACKER_SAMPLE_DIR and TRACKER_SIGMA_DIR).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tracker_runtime::ingest::Pipeline;
@@ -25,16 +25,8 @@ mod common;
 const ROUNDS: usize = 3;
 const PASSES: usize = 10;
 
-fn best<T>(mut run: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut result = None;
-    for _ in 0..ROUNDS {
-        let started = Instant::now();
-        let value = run();
-        best = best.min(started.elapsed());
-        result = Some(value);
-    }
-    (best, result.expect("at least one round"))
+fn best<T>(run: impl FnMut() -> T) -> (Duration, T) {
+    common::best(ROUNDS, run)
 }
 
 fn sigma_dir() -> PathBuf {

@@ -7,6 +7,7 @@ pub mod corpus;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -61,4 +62,17 @@ pub fn read_gz(path: &Path) -> Vec<u8> {
 pub fn records_of(path: &Path) -> Vec<Value> {
     let doc: Value = serde_json::from_slice(&read_gz(path)).expect("a log file is JSON");
     doc["Records"].as_array().cloned().unwrap_or_default()
+}
+
+/// The best time of `rounds` runs of `run`, with the last run's result.
+pub fn best<T>(rounds: usize, mut run: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut result = None;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let value = run();
+        best = best.min(started.elapsed());
+        result = Some(value);
+    }
+    (best, result.expect("at least one round"))
 }
