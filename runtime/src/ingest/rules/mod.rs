@@ -13,6 +13,7 @@ mod compile;
 mod condition;
 mod evaluate;
 mod load;
+mod needles;
 mod parse;
 mod pattern;
 mod prefilter;
@@ -95,6 +96,8 @@ pub struct RuleSet {
     rules: Arc<Vec<load::LoadedRule>>,
     /// Which rules a record's `eventName`/`eventSource` leave worth trying.
     prefilter: Arc<prefilter::Prefilter>,
+    /// Which rules a record's raw text leaves worth trying.
+    needles: Arc<needles::Needles>,
 }
 
 impl RuleSet {
@@ -127,6 +130,9 @@ impl RuleSet {
             prefilter: Arc::new(prefilter::Prefilter::new(
                 rules.iter().map(|rule| &rule.compiled),
             )),
+            needles: Arc::new(needles::Needles::new(
+                rules.iter().map(|rule| &rule.compiled),
+            )),
             rules: Arc::new(rules),
         }
     }
@@ -152,10 +158,16 @@ impl RuleSet {
         if self.rules.is_empty() {
             return Vec::new();
         }
+        // A first look at the raw text: most records hold no literal any
+        // rule needs, and are never split.
+        let allowed = self.needles.candidates(record_json);
+        if allowed.as_ref().is_some_and(Vec::is_empty) {
+            return Vec::new();
+        }
         // Top-level fields are parsed only when a rule reads them; a record
         // whose top level cannot be split that way is parsed whole.
         match record::LazyRecord::read(record_json) {
-            Some(record) => self.evaluate_view(&record),
+            Some(record) => self.evaluate_view(&record, allowed.as_deref()),
             None => match serde_json::from_str::<serde_json::Value>(record_json) {
                 Ok(record) => self.evaluate_value(&record),
                 Err(_) => Vec::new(),
@@ -167,25 +179,27 @@ impl RuleSet {
     /// an object matches nothing.
     pub fn evaluate_value(&self, record: &serde_json::Value) -> Vec<RuleMatch> {
         match record.as_object() {
-            Some(object) => self.evaluate_view(object),
+            Some(object) => self.evaluate_view(object, None),
             None => Vec::new(),
         }
     }
 
-    fn evaluate_view(&self, record: &impl RecordView) -> Vec<RuleMatch> {
+    /// Evaluates the rules the index leaves (and, when given, only those
+    /// of `allowed`, sorted).
+    fn evaluate_view(&self, record: &impl RecordView, allowed: Option<&[usize]>) -> Vec<RuleMatch> {
         let name = record.key("eventName");
         let source = record.key("eventSource");
-        let hit = |rule: &load::LoadedRule| {
+        let hit = |index: usize| {
+            let rule = &self.rules[index];
             rule.compiled.matches(record).then(|| RuleMatch {
                 rule: Arc::clone(&rule.info),
             })
         };
-        match self.prefilter.candidates(name, source) {
-            Some(indexes) => indexes
-                .into_iter()
-                .filter_map(|index| hit(&self.rules[index]))
-                .collect(),
-            None => self.rules.iter().filter_map(hit).collect(),
+        let kept = |index: &usize| allowed.is_none_or(|a| a.binary_search(index).is_ok());
+        match (self.prefilter.candidates(name, source), allowed) {
+            (Some(indexes), _) => indexes.into_iter().filter(kept).filter_map(hit).collect(),
+            (None, Some(allowed)) => allowed.iter().copied().filter_map(hit).collect(),
+            (None, None) => (0..self.rules.len()).filter_map(hit).collect(),
         }
     }
 }

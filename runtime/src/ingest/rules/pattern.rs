@@ -147,6 +147,24 @@ impl TextPattern {
         TextPattern { shape, cased }
     }
 
+    /// The longest literal run every matching leaf contains (lowercased
+    /// unless cased); `None` for `*`, which any leaf matches.
+    pub fn longest_literal(&self) -> Option<String> {
+        match &self.shape {
+            Shape::Exact(l) | Shape::Prefix(l) | Shape::Suffix(l) | Shape::Contains(l) => {
+                Some(l.clone())
+            }
+            Shape::Any => None,
+            Shape::Glob(parts) => parts
+                .iter()
+                .filter_map(|part| match part {
+                    Glob::Literal(chars) => Some(chars.iter().collect::<String>()),
+                    _ => None,
+                })
+                .max_by_key(String::len),
+        }
+    }
+
     /// The lowercased value when only that whole value matches (no
     /// wildcard, no anchor): what the rule index keys by.
     pub fn exact_folded(&self) -> Option<String> {
