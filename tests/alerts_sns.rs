@@ -22,8 +22,8 @@ use tracker_runtime::store::EventStore;
 use crate::support::{new_bucket, new_dynamo_store, s3_client, s3_put_event, sdk_config, unique};
 
 /// A topic with one SQS queue subscribed to it (the envelope kept, so the
-/// subject can be read back): `(topic ARN, queue URL)`.
-pub async fn subscribed_queue(
+/// subject can be read back): the clients, the topic's ARN and the queue's URL.
+async fn subscribed_queue(
     sdk: &aws_config::SdkConfig,
 ) -> (aws_sdk_sns::Client, aws_sdk_sqs::Client, String, String) {
     let sns = aws_sdk_sns::Client::new(sdk);
@@ -65,7 +65,7 @@ pub async fn subscribed_queue(
 }
 
 /// Every SNS envelope waiting in the queue (subject and message), drained.
-pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<(String, String)> {
+async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     loop {
         let received = sqs

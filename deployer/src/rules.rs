@@ -7,10 +7,10 @@
 //! [`LAMBDA_RULES_DIR`]); the built-in pack is in the binary already.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
-use tracker_runtime::ingest::rules::{RuleSet, RulesError, RulesOptions};
+use tracker_runtime::ingest::rules::{RuleSet, RulesError, RulesOptions, rule_files};
 
 use crate::package::ExtraFile;
 
@@ -61,7 +61,14 @@ pub fn check(options: &RulesOptions) -> anyhow::Result<CheckedRules> {
             if refused.contains(path.as_path()) {
                 continue;
             }
-            let relative = path.strip_prefix(folder).unwrap_or(&path);
+            // A folder's files keep their place in it; a file named as the
+            // folder keeps its name.
+            let relative = path
+                .strip_prefix(folder)
+                .ok()
+                .filter(|r| !r.as_os_str().is_empty())
+                .or_else(|| path.file_name().map(Path::new))
+                .unwrap_or(&path);
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("cannot read the rule file {}", path.display()))?;
             files.push(ExtraFile {
@@ -75,32 +82,6 @@ pub fn check(options: &RulesOptions) -> anyhow::Result<CheckedRules> {
         skipped,
         files,
     })
-}
-
-/// Every `*.yml` / `*.yaml` file under `folder`, sorted.
-fn rule_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    let mut pending = vec![folder.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir).with_context(|| {
-            format!(
-                "cannot read the rule folder {} (`[rules] folders`)",
-                dir.display()
-            )
-        })?;
-        for entry in entries {
-            let path = entry
-                .with_context(|| format!("cannot list {}", dir.display()))?
-                .path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
 }
 
 /// `rules/<n>/a/b.yml`, with `/` whatever the host's separator.
@@ -135,6 +116,6 @@ mod tests {
     #[test]
     fn a_missing_folder_is_named() {
         let error = rule_files(Path::new("/no/such/rules")).unwrap_err();
-        assert!(format!("{error:#}").contains("/no/such/rules"), "{error:#}");
+        assert!(error.to_string().contains("/no/such/rules"), "{error}");
     }
 }

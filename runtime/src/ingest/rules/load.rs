@@ -187,7 +187,7 @@ fn load_one(path: &Path, stem: &str, text: &str) -> Result<LoadedRule, RulesErro
 
 /// The rule files under `folder` (or `folder` itself when it is a file),
 /// sorted.
-fn rule_files(folder: &Path) -> Result<Vec<PathBuf>, RulesError> {
+pub fn rule_files(folder: &Path) -> Result<Vec<PathBuf>, RulesError> {
     let unreadable = |reason: String| RulesError::Unreadable {
         path: folder.to_owned(),
         reason,

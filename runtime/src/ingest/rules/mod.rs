@@ -8,6 +8,7 @@
 
 pub mod builtin;
 
+pub use load::rule_files;
 use record::RecordView;
 mod compile;
 mod condition;

@@ -421,6 +421,29 @@ impl EmbeddedStore {
         body(&txn).map_err(|e| self.error(operation, e))
     }
 
+    /// At most `limit` items of a range kept in the database as they are
+    /// (not rollups, not blocks), and whether more follow.
+    fn scan_items(
+        &self,
+        range: &ItemRange,
+        limit: usize,
+    ) -> Result<(Vec<StoredItem>, bool), StoreError> {
+        self.read("read items", |txn| {
+            let table = txn.open_table(ITEMS)?;
+            let bounds = (range.partition.as_str(), range.start.as_str())
+                ..=(range.partition.as_str(), range.end.as_str());
+            let mut found = Vec::new();
+            for entry in table.range(bounds)? {
+                if found.len() == limit {
+                    return Ok((found, true));
+                }
+                let (key, value) = entry?;
+                found.push(stored(key.value(), value.value()));
+            }
+            Ok((found, false))
+        })
+    }
+
     /// One write transaction, committed without an fsync (see [`Self::flush`]):
     /// redb keeps commits atomic and in order, so a crash loses a suffix, never a middle.
     fn write(
@@ -916,17 +939,7 @@ impl EventStore for EmbeddedStore {
                 .off_thread("read blocks", move |store| store.read_blocks(&range))
                 .await;
         }
-        self.read("read items", |txn| {
-            let table = txn.open_table(ITEMS)?;
-            let bounds = (range.partition.as_str(), range.start.as_str())
-                ..=(range.partition.as_str(), range.end.as_str());
-            let mut found = Vec::new();
-            for entry in table.range(bounds)? {
-                let (key, value) = entry?;
-                found.push(stored(key.value(), value.value()));
-            }
-            Ok(found)
-        })
+        Ok(self.scan_items(range, usize::MAX)?.0)
     }
 
     async fn get_items(&self, keys: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError> {
@@ -1083,20 +1096,7 @@ impl EventStore for EmbeddedStore {
             items.truncate(limit);
             return Ok((items, more));
         }
-        self.read("read items", |txn| {
-            let table = txn.open_table(ITEMS)?;
-            let bounds = (range.partition.as_str(), range.start.as_str())
-                ..=(range.partition.as_str(), range.end.as_str());
-            let mut found = Vec::new();
-            for entry in table.range(bounds)? {
-                if found.len() == limit {
-                    return Ok((found, true));
-                }
-                let (key, value) = entry?;
-                found.push(stored(key.value(), value.value()));
-            }
-            Ok((found, false))
-        })
+        self.scan_items(range, limit)
     }
 }
 
