@@ -8,6 +8,8 @@
 //! - `serde_json` parse of each record into a `Value` alone;
 //! - `RuleSet::evaluate(&str)` with the built-in pack (when present) and the
 //!   57 SigmaHQ CloudTrail rules;
+//! - `RuleSet::evaluate_keyed`, as the pipeline calls it (with the record's
+//!   top-level `eventName` and `eventSource`, which it has already read);
 //! - `RuleSet::evaluate_value` on records already parsed (the rules alone).
 //!
 //! Run: `cargo bench --bench rules` (shared data beside the repository, or
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tracker_runtime::ingest::Pipeline;
-use tracker_runtime::ingest::rules::{RuleSet, RulesOptions};
+use tracker_runtime::ingest::rules::{EventKeys, RuleSet, RulesOptions};
 
 mod common;
 
@@ -131,6 +133,24 @@ fn main() {
         }
         hits
     });
+    // As the pipeline calls them: with the top-level keys it already read.
+    let keys: Vec<EventKeys> = records
+        .iter()
+        .map(|record| EventKeys {
+            event_name: record.get("eventName").and_then(Value::as_str),
+            event_source: record.get("eventSource").and_then(Value::as_str),
+        })
+        .collect();
+    let (keyed_time, keyed_hits) = best(|| {
+        let mut hits = 0usize;
+        for _ in 0..PASSES {
+            for (text, keys) in texts.iter().zip(&keys) {
+                hits += rules.evaluate_keyed(text, *keys).len();
+            }
+        }
+        hits
+    });
+    assert_eq!(hits, keyed_hits);
     let (value_time, value_hits) = best(|| {
         let mut hits = 0usize;
         for _ in 0..PASSES {
@@ -171,5 +191,9 @@ fn main() {
         fixed_time,
     );
     row("**rules: `RuleSet::evaluate(&str)`**", evaluate_time);
+    row(
+        "**rules as the pipeline calls them: `evaluate_keyed`**",
+        keyed_time,
+    );
     row("rules on parsed records (`evaluate_value`)", value_time);
 }

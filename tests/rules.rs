@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tracker_runtime::ingest::rules::{RuleSet, RulesError, RulesOptions};
+use tracker_runtime::ingest::Pipeline;
+use tracker_runtime::ingest::rules::{EventKeys, RuleMatch, RuleSet, RulesError, RulesOptions};
 
 use crate::support::corpus;
 
@@ -62,16 +63,36 @@ fn file_name(source: &str) -> String {
         .into_owned()
 }
 
+/// The rules matching `record` (whose JSON text is `text`), asserting that
+/// every way of asking agrees: the text (top-level fields parsed on
+/// demand), the parsed value, and the text with the top-level keys already
+/// known (as the ingest pipeline asks).
+fn evaluate_every_way(rules: &RuleSet, record: &Value, text: &str) -> Vec<RuleMatch> {
+    let id = &record["eventID"];
+    let hits = rules.evaluate(text);
+    assert_eq!(hits, rules.evaluate_value(record), "{id}");
+    let key = |name: &str| match record.get(name) {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(text)) if !text.is_empty() => Some(Some(text.as_str())),
+        Some(_) => None,
+    };
+    if let (Some(event_name), Some(event_source)) = (key("eventName"), key("eventSource")) {
+        let keys = EventKeys {
+            event_name,
+            event_source,
+        };
+        assert_eq!(hits, rules.evaluate_keyed(text, keys), "{id}");
+    }
+    hits
+}
+
 /// Rule file name → the eventIDs it matches, evaluating each record's text.
 fn matches_by_rule(rules: &RuleSet, records: &[Value]) -> BTreeMap<String, BTreeSet<String>> {
     let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for record in records {
         let text = serde_json::to_string(record).unwrap();
         let event_id = record["eventID"].as_str().expect("records have an eventID");
-        let hits = rules.evaluate(&text);
-        // The text path (top-level fields parsed on demand) and the parsed
-        // path agree.
-        assert_eq!(hits, rules.evaluate_value(record), "{event_id}");
+        let hits = evaluate_every_way(rules, record, &text);
         for hit in hits {
             found
                 .entry(file_name(&hit.rule.source))
@@ -134,8 +155,8 @@ fn sigmahq_rules_reproduce_the_positive_and_near_miss_events() {
     let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for record in &records {
         let event_id = record["eventID"].as_str().unwrap().to_owned();
-        let mut hits: Vec<String> = rules
-            .evaluate_value(record)
+        let text = serde_json::to_string(record).unwrap();
+        let mut hits: Vec<String> = evaluate_every_way(&rules, record, &text)
             .iter()
             .map(|hit| file_name(&hit.rule.source))
             .collect();
@@ -318,4 +339,63 @@ fn rules_get_defaults_and_duplicate_ids_are_refused() {
     let (rules, warnings) =
         RuleSet::from_sources(&[("a.yml", with_id), ("b.yml", with_id)], true).unwrap();
     assert_eq!((rules.len(), warnings.len()), (1, 1));
+}
+
+/// The pipeline hands the rules the keys it has read only when they are
+/// exactly the top-level fields: records whose `eventName` is a number, an
+/// empty string, or only in `insightDetails` match as their text says.
+#[test]
+fn the_pipeline_alerts_on_records_with_unusual_event_keys() {
+    let (rules, _) = RuleSet::from_sources(
+        &[
+            (
+                "number.yml",
+                "title: Number\ndetection:\n  s:\n    eventName: 123\n  condition: s\n",
+            ),
+            (
+                "empty.yml",
+                "title: Empty\ndetection:\n  s:\n    eventSource: ''\n  condition: s\n",
+            ),
+            (
+                "top.yml",
+                "title: Top\ndetection:\n  s:\n    eventName: StopLogging\n  condition: s\n",
+            ),
+            (
+                "insight.yml",
+                "title: Insight\ndetection:\n  s:\n    insightDetails.eventName: StopLogging\n  condition: s\n",
+            ),
+        ],
+        false,
+    )
+    .unwrap();
+    let log = serde_json::json!({"Records": [
+        {"eventID": "number", "eventName": 123},
+        {"eventID": "empty", "eventName": "x", "eventSource": ""},
+        {"eventID": "insight", "insightDetails": {"eventName": "StopLogging"}},
+        {"eventID": "top", "eventName": "StopLogging", "eventSource": null},
+    ]})
+    .to_string();
+    let pipeline = Pipeline {
+        rules,
+        ..Pipeline::default()
+    };
+    let mut raised = Vec::new();
+    let (_, result) = pipeline.read_with_alerts(
+        log.as_bytes(),
+        "f.json",
+        |_| {},
+        |alert| raised.push((alert.row.title, alert.row.event_id)),
+    );
+    result.unwrap();
+    raised.sort();
+    let pair = |rule: &str, event: &str| (rule.to_owned(), event.to_owned());
+    assert_eq!(
+        raised,
+        vec![
+            pair("Empty", "empty"),
+            pair("Insight", "insight"),
+            pair("Number", "number"),
+            pair("Top", "top"),
+        ]
+    );
 }

@@ -32,6 +32,9 @@ pub struct Fields<'a> {
     /// The raw text of the sections that may hold secrets
     /// (`requestParameters`, `responseElements`, `additionalEventData`).
     pub secret_sections: Vec<&'a RawValue>,
+    /// Whether `eventName` or `eventSource` held something other than a
+    /// non-empty string or `null` (see [`Fields::top_level_event_keys`]).
+    odd_event_keys: bool,
     /// The top-level field names, then `requestParameters.<key>` for each
     /// request parameter (see [`Fields::param_names`]).
     top_level_names: Vec<String>,
@@ -118,6 +121,16 @@ impl<'a> Fields<'a> {
         self.event_source
             .as_deref()
             .or(self.insight.event_source.as_deref())
+    }
+
+    /// Whether [`Fields::event_name`] and [`Fields::event_source`] are
+    /// exactly the record's top-level `eventName` and `eventSource`: each a
+    /// non-empty string, or absent or `null` (not taken from
+    /// `insightDetails`, and nothing else written there).
+    pub fn top_level_event_keys(&self) -> bool {
+        !self.odd_event_keys
+            && (self.event_name.is_some() || self.insight.event_name.is_none())
+            && (self.event_source.is_some() || self.insight.event_source.is_none())
     }
 
     /// `recipientAccountId`, else `userIdentity.accountId`.
@@ -249,8 +262,30 @@ impl<'de, T: ObjectFields<'de>> Visitor<'de> for LenientVisitor<T> {
 }
 
 /// A string value, borrowed when it holds no escapes; empty strings and
-/// values of other types read as absent.
-struct Text<'a>(Option<Cow<'a, str>>);
+/// values of other types read as absent. `plain` says whether the value was
+/// a non-empty string or `null` (what absent means to a reader of the JSON).
+struct Text<'a> {
+    value: Option<Cow<'a, str>>,
+    plain: bool,
+}
+
+impl<'a> Text<'a> {
+    const ODD: Text<'static> = Text {
+        value: None,
+        plain: false,
+    };
+
+    fn of(value: Cow<'a, str>) -> Text<'a> {
+        if value.is_empty() {
+            Text::ODD
+        } else {
+            Text {
+                value: Some(value),
+                plain: true,
+            }
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -262,19 +297,40 @@ impl<'de> Deserialize<'de> for Text<'de> {
                 f.write_str("any JSON value")
             }
 
-            absent_unless_object!(Text(None));
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Text::ODD)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Text::ODD)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Text::ODD)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Text::ODD)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Text {
+                    value: None,
+                    plain: true,
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<Checked>()?.is_some() {}
+                Ok(Text::ODD)
+            }
 
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text((!v.is_empty()).then_some(Cow::Borrowed(v))))
+                Ok(Text::of(Cow::Borrowed(v)))
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text((!v.is_empty()).then(|| Cow::Owned(v.to_owned()))))
+                Ok(Text::of(Cow::Owned(v.to_owned())))
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 while map.next_entry::<Key, Checked>()?.is_some() {}
-                Ok(Text(None))
+                Ok(Text::ODD)
             }
         }
         deserializer.deserialize_any(TextVisitor)
@@ -307,7 +363,18 @@ impl<'de> Deserialize<'de> for Key<'de> {
 }
 
 fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
-    Ok(map.next_value::<Text<'de>>()?.0)
+    Ok(map.next_value::<Text<'de>>()?.value)
+}
+
+/// Like [`text`], noting in `odd` a value that was neither a non-empty
+/// string nor `null`.
+fn noted_text<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    odd: &mut bool,
+) -> Result<Option<Cow<'de, str>>, A::Error> {
+    let Text { value, plain } = map.next_value::<Text<'de>>()?;
+    *odd |= !plain;
+    Ok(value)
 }
 
 fn object<'de, T: ObjectFields<'de>, A: MapAccess<'de>>(map: &mut A) -> Result<T, A::Error> {
@@ -363,8 +430,8 @@ impl<'de> ObjectFields<'de> for Fields<'de> {
         }
         match key {
             "eventID" => self.event_id = text(map)?,
-            "eventName" => self.event_name = text(map)?,
-            "eventSource" => self.event_source = text(map)?,
+            "eventName" => self.event_name = noted_text(map, &mut self.odd_event_keys)?,
+            "eventSource" => self.event_source = noted_text(map, &mut self.odd_event_keys)?,
             "eventTime" => self.event_time = text(map)?,
             "awsRegion" => self.aws_region = text(map)?,
             "recipientAccountId" => self.recipient_account_id = text(map)?,
@@ -632,6 +699,23 @@ mod tests {
             f.param_names(),
             ["eventName", "requestParameters", "requestParameters.j"]
         );
+    }
+
+    #[test]
+    fn event_keys_are_top_level_only_when_plain_strings_or_absent() {
+        let top = |text: &str| read(text).unwrap().top_level_event_keys();
+        assert!(top(r#"{"eventName":"A","eventSource":"s"}"#));
+        assert!(top(r#"{"eventName":null}"#));
+        assert!(top(
+            r#"{"eventName":"A","insightDetails":{"eventName":"B"}}"#
+        ));
+        assert!(!top(r#"{"eventName":""}"#));
+        assert!(!top(r#"{"eventSource":3}"#));
+        assert!(!top(r#"{"eventName":["A"]}"#));
+        assert!(!top(r#"{"insightDetails":{"eventName":"B"}}"#));
+        assert!(!top(
+            r#"{"eventName":"A","insightDetails":{"eventSource":"s"}}"#
+        ));
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub struct Record {
     /// Names usable in `param`: the top-level fields, and
     /// `requestParameters.<key>` for each request parameter.
     pub param_names: Vec<String>,
+    /// Whether `event_name` and `event_source` are exactly the record's
+    /// top-level `eventName` and `eventSource` (a non-empty string each, or
+    /// absent or `null`): then a reader need not look them up again.
+    pub event_keys_top_level: bool,
     /// The record text to store, with secrets redacted.
     pub json: String,
 }
@@ -114,6 +118,7 @@ impl Record {
             resource_names: distinct(fields.resources.iter().map(|r| &r.arn)),
             resource_types: distinct(fields.resources.iter().map(|r| &r.kind)),
             param_names: fields.param_names(),
+            event_keys_top_level: fields.top_level_event_keys(),
             json,
         }
     }

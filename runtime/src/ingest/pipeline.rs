@@ -6,7 +6,7 @@
 use std::io::Read;
 
 use super::alerts::RaisedAlert;
-use super::rules::RuleSet;
+use super::rules::{EventKeys, RuleSet};
 use crate::cloudtrail::logfile::LogShape;
 use crate::cloudtrail::{LogReadError, Record, read_log_records};
 use crate::event::{EventItem, key_safe};
@@ -133,7 +133,16 @@ impl Pipeline {
                 }
             };
             if !self.rules.is_empty() {
-                for matched in self.rules.evaluate(raw.get()) {
+                let matches = if record.event_keys_top_level {
+                    let keys = EventKeys {
+                        event_name: record.event_name.as_deref(),
+                        event_source: record.event_source.as_deref(),
+                    };
+                    self.rules.evaluate_keyed(raw.get(), keys)
+                } else {
+                    self.rules.evaluate(raw.get())
+                };
+                for matched in matches {
                     raise(RaisedAlert::new(matched.rule, &record, file));
                 }
             }

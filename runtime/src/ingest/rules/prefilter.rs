@@ -67,8 +67,18 @@ impl Prefilter {
     /// The indexes of the rules worth evaluating, in load order; `None`
     /// means every rule.
     pub fn candidates(&self, name: Key, source: Key) -> Option<Vec<usize>> {
-        let mut out = Vec::with_capacity(self.always.len() + 8);
+        let mut out = self.indexed(name, source)?;
         out.extend_from_slice(&self.always);
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
+    /// The rules the index leaves for these keys, without those it tries on
+    /// every record ([`Prefilter::always`]); unsorted. `None` means every
+    /// rule.
+    pub fn indexed(&self, name: Key, source: Key) -> Option<Vec<usize>> {
+        let mut out = Vec::new();
         for (key, index) in [(name, &self.by_name), (source, &self.by_source)] {
             match key {
                 Key::Other => return None,
@@ -89,9 +99,12 @@ impl Prefilter {
                 }
             }
         }
-        out.sort_unstable();
-        out.dedup();
         Some(out)
+    }
+
+    /// The rules tried on every record, whatever its keys; sorted.
+    pub fn always(&self) -> &[usize] {
+        &self.always
     }
 }
 
