@@ -39,8 +39,8 @@ const TIME_BUDGET: Duration = Duration::from_secs(15);
 fn store_of(n: usize, runtime: &tokio::runtime::Runtime) -> EmbeddedStore {
     let corpus = common::corpus::corpus(n);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    let path = dir.join(format!("events-{n}.v2.db"));
-    let done = dir.join(format!("events-{n}.v2.done"));
+    let path = dir.join(format!("events-{n}.v3.db"));
+    let done = dir.join(format!("events-{n}.v3.done"));
     if path.exists() && done.exists() {
         return EmbeddedStore::open(&path).expect("open the bench store");
     }
