@@ -301,7 +301,7 @@ impl Default for LocalSettings {
             db: PathBuf::from("tracker.db"),
             listen: "127.0.0.1:8080".into(),
             api_key: None,
-            cache_mb: 64,
+            cache_mb: 16,
         }
     }
 }

@@ -49,7 +49,7 @@ use packs::{Records, Summaries, hour_index};
 const FORMAT: &str = "tracker-embedded-3";
 /// Memory for redb's page cache and for rollups, each, unless the caller
 /// sets it.
-pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const CATALOG: TableDefinition<(&str, &str), ()> = TableDefinition::new("catalog");
