@@ -19,18 +19,32 @@ const DICTIONARY_V1: u8 = 1;
 /// shape of CloudTrail log paths. A raw-content dictionary: zstd uses it as
 /// text the row may copy from.
 const DICTIONARY: &[u8] = br#"{"ruleId":"","title":"","level":"informational","level":"low","level":"medium","level":"high","level":"critical","author":"tracker","author":"Austin Songer @austinsonger","references":["https://github.com/SigmaHQ/sigma","https://www.cisecurity.org/benchmark/amazon_web_services","https://docs.aws.amazon.com/securityhub/latest/userguide/cloudwatch-controls.html#cloudwatch-"],"eventID":"","eventTime":"2025-01-01T00:00:00Z","eventName":"","eventSource":"iam.amazonaws.com","eventSource":"ec2.amazonaws.com","eventSource":"sts.amazonaws.com","eventSource":"signin.amazonaws.com","principal":"","sourceIPAddress":"","awsRegion":"us-east-1","file":"s3:///AWSLogs/o-/CloudTrail/us-east-1/2025/01/01/_CloudTrail_us-east-1_20250101T0000Z_.json.gz"}"#;
-/// zstd level for alert rows (small, written once).
-const LEVEL: i32 = 19;
+/// zstd level for alert rows: measured on a typical row, 216 bytes at 5 as
+/// at 19 (225 at 3), for a fraction of 19's time.
+const LEVEL: i32 = 5;
 /// Largest decoded row accepted (a corrupt value cannot make it allocate more).
 const MAX_DECODED: u64 = 1 << 20;
+
+thread_local! {
+    /// A compressor with the dictionary loaded, made once per thread.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
 
 /// The bytes to keep in the file for `value` under `partition`.
 pub fn to_file<'a>(partition: &str, value: &'a [u8]) -> Cow<'a, [u8]> {
     if !partition.starts_with("A#") || value.is_empty() {
         return Cow::Borrowed(value);
     }
-    let compressed = zstd::bulk::Compressor::with_dictionary(LEVEL, DICTIONARY)
-        .and_then(|mut compressor| compressor.compress(value));
+    let compressed = COMPRESSOR.with_borrow_mut(|slot| {
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Compressor::with_dictionary(LEVEL, DICTIONARY)?);
+        }
+        match slot.as_mut() {
+            Some(compressor) => compressor.compress(value),
+            None => Err(std::io::Error::other("no compressor")),
+        }
+    });
     match compressed {
         Ok(frame) if frame.len() + 2 < value.len() => {
             let mut kept = Vec::with_capacity(frame.len() + 2);
