@@ -216,12 +216,25 @@ impl Selection<'_> {
     /// The counts of every match, by `by` when given.
     pub async fn tally(&self, by: Option<Attribute>) -> Result<Tally, QueryError> {
         let mut tally = Tally::default();
+        // Failed calls counted by another attribute: the rollups keep
+        // those counts too.
+        let failed_by = match (self.terms, by) {
+            ([term], Some(by))
+                if term.attribute == Attribute::ErrorCode
+                    && term.wanted == Wanted::Present
+                    && by != Attribute::ErrorCode =>
+            {
+                Some(by)
+            }
+            _ => None,
+        };
         let from_rollups = self.filters.params.is_empty()
-            && match self.terms {
-                [] => true,
-                [term] => by.is_none_or(|by| by == term.attribute) && counts_add_up(term),
-                _ => false,
-            };
+            && (failed_by.is_some()
+                || match self.terms {
+                    [] => true,
+                    [term] => by.is_none_or(|by| by == term.attribute) && counts_add_up(term),
+                    _ => false,
+                });
         let loose = if from_rollups {
             let spans = Spans::of(self.rollups.hours(), &self.from, &self.to);
             // Whole days and hours from rollups: the term's attribute's
@@ -234,30 +247,50 @@ impl Selection<'_> {
                 .unwrap_or(Attribute::Service);
             let term = self.terms.first();
             let accepted = |v: &str| term.is_none_or(|t| t.accepts(v));
+            // One rollup's share: its matches (the events of the day, or
+            // of the term's accepted values) and, by `by`, their keys.
+            let mut add =
+                |day: &str,
+                 total: u64,
+                 values: &mut dyn Iterator<Item = (&str, u64)>,
+                 failed: &mut dyn Iterator<Item = (&str, u64)>| {
+                    // By `by` among failed calls; else by the term's attribute.
+                    let keys_here = by.is_some() && failed_by.is_none();
+                    let mut matched = 0;
+                    for (value, count) in values.filter(|(v, _)| accepted(v)) {
+                        matched += count;
+                        if keys_here {
+                            tally.add_key(value, day, count);
+                        }
+                    }
+                    for (value, count) in failed {
+                        tally.add_key(value, day, count);
+                    }
+                    tally.add_day(day, if term.is_some() { matched } else { total });
+                };
+            let none: &[(String, u64)] = &[];
             for (day, rollup) in self.rollups.days_of(&spans.days).await? {
-                let day = day_text(day);
-                let values = rollup.values(attribute);
-                let matched = self.add_values(&mut tally, &day, values, by, &accepted);
-                tally.add_day(
-                    &day,
-                    if term.is_some() {
-                        matched
-                    } else {
-                        rollup.total
-                    },
+                let by_failed = failed_by.map_or(none, |by| rollup.failed_values(by));
+                add(
+                    &day_text(day),
+                    rollup.total,
+                    &mut rollup
+                        .values(attribute)
+                        .iter()
+                        .map(|(v, n, _)| (v.as_str(), *n)),
+                    &mut by_failed.iter().map(|(v, n)| (v.as_str(), *n)),
                 );
             }
             for (hour, rollup) in self.rollups.hours_of(&spans.hours).await? {
-                let day = day_text(hour.day);
-                let values = rollup.values(attribute);
-                let matched = self.add_values(&mut tally, &day, values, by, &accepted);
-                tally.add_day(
-                    &day,
-                    if term.is_some() {
-                        matched
-                    } else {
-                        rollup.total
-                    },
+                let by_failed = failed_by.map_or(none, |by| rollup.failed_values(by));
+                add(
+                    &day_text(hour.day),
+                    rollup.total,
+                    &mut rollup
+                        .values(attribute)
+                        .iter()
+                        .map(|(v, n, _)| (v.as_str(), *n)),
+                    &mut by_failed.iter().map(|(v, n)| (v.as_str(), *n)),
                 );
             }
             spans.cut
@@ -290,29 +323,6 @@ impl Selection<'_> {
             tally.merge(part);
         }
         Ok(tally)
-    }
-
-    /// Adds the accepted values' counts (per key when counting by this
-    /// attribute) and says how many events they hold.
-    fn add_values<M>(
-        &self,
-        tally: &mut Tally,
-        day: &str,
-        values: &[(String, u64, M)],
-        by: Option<Attribute>,
-        accepted: &dyn Fn(&str) -> bool,
-    ) -> u64 {
-        let mut matched = 0;
-        for (value, count, _) in values {
-            if !accepted(value) {
-                continue;
-            }
-            matched += count;
-            if by.is_some() {
-                tally.add_key(value, day, *count);
-            }
-        }
-        matched
     }
 }
 

@@ -36,6 +36,8 @@ const CONCURRENCY: usize = 8;
 pub type HourValues = Vec<(String, u64, Vec<u32>)>;
 /// Within a day: each value's count, and the hours holding it (bit `h` for hour `h`).
 pub type DayValues = Vec<(String, u64, u32)>;
+/// Each value's count among the events that failed (have an `errorCode`).
+pub type FailedValues = Vec<(String, u64)>;
 
 /// Every attribute over one hour.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +50,10 @@ pub struct HourRollup {
     pub blocks: Vec<String>,
     /// Per attribute (its index in `Attribute::ALL`), each value ascending.
     pub attributes: Vec<HourValues>,
+    /// The same counts among failed calls only (`errorCode=*`, the
+    /// responder's usual filter), so that statistics of failures over whole
+    /// hours and days need no block.
+    pub failed: Vec<FailedValues>,
 }
 
 /// Every attribute over one day.
@@ -59,6 +65,8 @@ pub struct DayRollup {
     pub total: u64,
     /// Per attribute (its index in `Attribute::ALL`), each value ascending.
     pub attributes: Vec<DayValues>,
+    /// The same counts among failed calls only (see [`HourRollup::failed`]).
+    pub failed: Vec<FailedValues>,
 }
 
 /// A rollup could not be decoded (it is then rebuilt).
@@ -103,12 +111,39 @@ impl HourRollup {
                     .collect()
             })
             .collect();
+        let failed = Attribute::ALL
+            .into_iter()
+            .map(|attribute| {
+                let mut values: BTreeMap<&str, u64> = BTreeMap::new();
+                for keyed in blocks {
+                    let block = &keyed.block;
+                    for row in 0..block.len() {
+                        if block.values(Attribute::ErrorCode, row).next().is_none() {
+                            continue;
+                        }
+                        for value in block.values(attribute, row) {
+                            *values.entry(value).or_default() += 1;
+                        }
+                    }
+                }
+                values.into_iter().map(|(v, n)| (v.to_owned(), n)).collect()
+            })
+            .collect();
         HourRollup {
             generation,
             total: blocks.iter().map(|b| b.block.len() as u64).sum(),
             blocks: blocks.iter().map(|b| b.key.sort()).collect(),
             attributes,
+            failed,
         }
+    }
+
+    /// One attribute's values among failed calls.
+    pub fn failed_values(&self, attribute: Attribute) -> &[(String, u64)] {
+        self.failed
+            .get(attribute.index())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// One attribute's values.
@@ -153,11 +188,32 @@ impl DayRollup {
                     .collect()
             })
             .collect();
+        let failed = Attribute::ALL
+            .into_iter()
+            .map(|attribute| {
+                let mut values: BTreeMap<&str, u64> = BTreeMap::new();
+                for rollup in hours.values() {
+                    for (value, count) in rollup.failed_values(attribute) {
+                        *values.entry(value).or_default() += count;
+                    }
+                }
+                values.into_iter().map(|(v, n)| (v.to_owned(), n)).collect()
+            })
+            .collect();
         DayRollup {
             generations,
             total: hours.values().map(|r| r.total).sum(),
             attributes,
+            failed,
         }
+    }
+
+    /// One attribute's values among failed calls.
+    pub fn failed_values(&self, attribute: Attribute) -> &[(String, u64)] {
+        self.failed
+            .get(attribute.index())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// One attribute's values.
@@ -637,6 +693,11 @@ mod tests {
             total: 3,
             blocks: vec!["13#a#0".into(), "13#b#0".into()],
             attributes,
+            failed: {
+                let mut failed = vec![Vec::new(); Attribute::ALL.len()];
+                failed[Attribute::EventName.index()] = vec![("y".into(), 1)];
+                failed
+            },
         };
         let back: HourRollup = decode(&encode(&hour)).expect("decodes");
         assert_eq!(back, hour);
@@ -649,6 +710,25 @@ mod tests {
         assert_eq!(day.total, 3);
         assert_eq!(day.hours_with(Attribute::EventName, &|v| v == "x"), 1 << 13);
         assert_eq!(day.hours_with(Attribute::EventName, &|v| v == "z"), 0);
+        assert_eq!(
+            day.failed_values(Attribute::EventName),
+            [("y".to_owned(), 1)]
+        );
+        assert!(day.failed_values(Attribute::Region).is_empty());
         assert!(decode::<DayRollup>(b"junk").is_err());
+        // A rollup written before the failed counts existed does not
+        // decode, so it is rebuilt (never read without them).
+        #[derive(Serialize)]
+        struct Before {
+            generations: Vec<(u8, u64)>,
+            total: u64,
+            attributes: Vec<DayValues>,
+        }
+        let before = encode(&Before {
+            generations: day.generations.clone(),
+            total: day.total,
+            attributes: day.attributes.clone(),
+        });
+        assert!(decode::<DayRollup>(&before).is_err());
     }
 }
