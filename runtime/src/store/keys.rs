@@ -80,7 +80,9 @@ pub fn hour_of(event: &EventItem) -> Option<Hour> {
 
 /// `YYYY-MM-DD`.
 pub fn day_text(day: NaiveDate) -> String {
-    day.format("%Y-%m-%d").to_string()
+    // Not `format("%Y-%m-%d")`: queries make thousands of these, and
+    // chrono's format strings are parsed on every call.
+    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
 }
 
 /// `YYYY-MM`.
@@ -213,9 +215,11 @@ pub fn generation_sort(hour: &Hour) -> String {
 
 /// Reads an hour back from a generation's keys.
 pub fn parse_generation(partition: &str, sort: &str) -> Option<Hour> {
-    let year = partition.strip_prefix("G#")?;
+    // Read by hand: a query reads one generation per hour of its window.
+    let year: i32 = partition.strip_prefix("G#")?.parse().ok()?;
     let (day, hour) = sort.split_once('T')?;
-    let day = NaiveDate::parse_from_str(&format!("{year}-{day}"), "%Y-%m-%d").ok()?;
+    let (month, day) = day.split_once('-')?;
+    let day = NaiveDate::from_ymd_opt(year, month.parse().ok()?, day.parse().ok()?)?;
     let hour: u8 = hour.parse().ok()?;
     (hour < 24).then_some(Hour { day, hour })
 }
@@ -296,6 +300,18 @@ mod tests {
         assert_eq!(hour_rollup_key(&h), ("R#2024-05-01".into(), "H#23".into()));
         assert_eq!(day_rollup_key(h.day), ("R#2024".into(), "D#05-01".into()));
         assert_eq!(generation_sort(&h), "05-01T23");
+        for (partition, sort) in [
+            ("G#2024", "02-30T01"),
+            ("G#x", "05-01T01"),
+            ("G#2024", "05-01T24"),
+        ] {
+            assert_eq!(
+                parse_generation(partition, sort),
+                None,
+                "{partition} {sort}"
+            );
+        }
+        assert_eq!(day_text(h.day), "2024-05-01");
     }
 
     #[test]
