@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use super::QueryError;
 use super::filter::Filters;
-use super::rollup::Rollups;
+use super::rollup::{Rollups, of_attribute};
 use super::stats::Tally;
 use crate::attribute::{Attribute, Term, Wanted};
 use crate::event::EventItem;
@@ -247,51 +247,44 @@ impl Selection<'_> {
                 .unwrap_or(Attribute::Service);
             let term = self.terms.first();
             let accepted = |v: &str| term.is_none_or(|t| t.accepts(v));
-            // One rollup's share: its matches (the events of the day, or
-            // of the term's accepted values) and, by `by`, their keys.
-            let mut add =
-                |day: &str,
-                 total: u64,
-                 values: &mut dyn Iterator<Item = (&str, u64)>,
-                 failed: &mut dyn Iterator<Item = (&str, u64)>| {
-                    // By `by` among failed calls; else by the term's attribute.
-                    let keys_here = by.is_some() && failed_by.is_none();
-                    let mut matched = 0;
-                    for (value, count) in values.filter(|(v, _)| accepted(v)) {
-                        matched += count;
-                        if keys_here {
-                            tally.add_key(value, day, count);
-                        }
+            let days = self.rollups.days_of(&spans.days).await?;
+            let hours = self.rollups.hours_of(&spans.hours).await?;
+            let shares = days
+                .iter()
+                .map(|(day, r)| {
+                    (
+                        *day,
+                        r.total,
+                        counts(r.values(attribute)),
+                        r.failed.as_slice(),
+                    )
+                })
+                .chain(hours.iter().map(|(hour, r)| {
+                    (
+                        hour.day,
+                        r.total,
+                        counts(r.values(attribute)),
+                        r.failed.as_slice(),
+                    )
+                }));
+            // Each rollup's share: its matches (the events of the day, or
+            // of the term's accepted values) and their keys by `by`: among
+            // failed calls when asked for, else the term's attribute's.
+            for (day, total, values, failed) in shares {
+                let day = day_text(day);
+                let mut matched = 0;
+                for (value, count) in values.into_iter().filter(|(v, _)| accepted(v)) {
+                    matched += count;
+                    if by.is_some() && failed_by.is_none() {
+                        tally.add_key(value, &day, count);
                     }
-                    for (value, count) in failed {
-                        tally.add_key(value, day, count);
+                }
+                if let Some(by) = failed_by {
+                    for (value, count) in of_attribute(failed, by) {
+                        tally.add_key(value, &day, *count);
                     }
-                    tally.add_day(day, if term.is_some() { matched } else { total });
-                };
-            let none: &[(String, u64)] = &[];
-            for (day, rollup) in self.rollups.days_of(&spans.days).await? {
-                let by_failed = failed_by.map_or(none, |by| rollup.failed_values(by));
-                add(
-                    &day_text(day),
-                    rollup.total,
-                    &mut rollup
-                        .values(attribute)
-                        .iter()
-                        .map(|(v, n, _)| (v.as_str(), *n)),
-                    &mut by_failed.iter().map(|(v, n)| (v.as_str(), *n)),
-                );
-            }
-            for (hour, rollup) in self.rollups.hours_of(&spans.hours).await? {
-                let by_failed = failed_by.map_or(none, |by| rollup.failed_values(by));
-                add(
-                    &day_text(hour.day),
-                    rollup.total,
-                    &mut rollup
-                        .values(attribute)
-                        .iter()
-                        .map(|(v, n, _)| (v.as_str(), *n)),
-                    &mut by_failed.iter().map(|(v, n)| (v.as_str(), *n)),
-                );
+                }
+                tally.add_day(&day, if term.is_some() { matched } else { total });
             }
             spans.cut
         } else {
@@ -324,6 +317,11 @@ impl Selection<'_> {
         }
         Ok(tally)
     }
+}
+
+/// A rollup's counts of one attribute's values.
+fn counts<M>(values: &[(String, u64, M)]) -> Vec<(&str, u64)> {
+    values.iter().map(|(v, n, _)| (v.as_str(), *n)).collect()
 }
 
 /// Whether a term's matches are the sum of its values' counts: each event

@@ -69,6 +69,14 @@ pub struct DayRollup {
     pub failed: Vec<FailedValues>,
 }
 
+/// One attribute's entry of a per-attribute list (empty when absent).
+pub fn of_attribute<T>(lists: &[Vec<T>], attribute: Attribute) -> &[T] {
+    lists
+        .get(attribute.index())
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
 /// A rollup could not be decoded (it is then rebuilt).
 #[derive(Debug)]
 struct Undecodable;
@@ -140,18 +148,12 @@ impl HourRollup {
 
     /// One attribute's values among failed calls.
     pub fn failed_values(&self, attribute: Attribute) -> &[(String, u64)] {
-        self.failed
-            .get(attribute.index())
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        of_attribute(&self.failed, attribute)
     }
 
     /// One attribute's values.
     pub fn values(&self, attribute: Attribute) -> &[(String, u64, Vec<u32>)] {
-        self.attributes
-            .get(attribute.index())
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        of_attribute(&self.attributes, attribute)
     }
 
     /// The sort keys of the blocks holding an accepted value of `attribute`.
@@ -210,18 +212,12 @@ impl DayRollup {
 
     /// One attribute's values among failed calls.
     pub fn failed_values(&self, attribute: Attribute) -> &[(String, u64)] {
-        self.failed
-            .get(attribute.index())
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        of_attribute(&self.failed, attribute)
     }
 
     /// One attribute's values.
     pub fn values(&self, attribute: Attribute) -> &[(String, u64, u32)] {
-        self.attributes
-            .get(attribute.index())
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        of_attribute(&self.attributes, attribute)
     }
 
     /// The hours holding an accepted value of `attribute`, as a mask.
