@@ -99,44 +99,49 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Undecodable> 
 impl HourRollup {
     /// The rollup of one hour, from its blocks.
     fn build(generation: u64, blocks: &[KeyedBlock]) -> HourRollup {
-        let attributes = Attribute::ALL
+        // Which rows are failed calls, looked up once for every attribute.
+        let failed_rows: Vec<Vec<bool>> = blocks
+            .iter()
+            .map(|keyed| {
+                (0..keyed.block.len())
+                    .map(|row| {
+                        keyed
+                            .block
+                            .values(Attribute::ErrorCode, row)
+                            .next()
+                            .is_some()
+                    })
+                    .collect()
+            })
+            .collect();
+        let (attributes, failed) = Attribute::ALL
             .into_iter()
             .map(|attribute| {
                 let mut values: BTreeMap<&str, (u64, BTreeSet<u32>)> = BTreeMap::new();
-                for (position, keyed) in blocks.iter().enumerate() {
+                let mut failed: BTreeMap<&str, u64> = BTreeMap::new();
+                for (position, (keyed, failed_rows)) in blocks.iter().zip(&failed_rows).enumerate()
+                {
                     let block = &keyed.block;
-                    for row in 0..block.len() {
+                    for (row, &row_failed) in failed_rows.iter().enumerate() {
                         for value in block.values(attribute, row) {
                             let slot = values.entry(value).or_default();
                             slot.0 += 1;
                             slot.1.insert(position as u32);
+                            if row_failed {
+                                *failed.entry(value).or_default() += 1;
+                            }
                         }
                     }
                 }
-                values
+                let values: HourValues = values
                     .into_iter()
                     .map(|(v, (n, at))| (v.to_owned(), n, at.into_iter().collect()))
-                    .collect()
+                    .collect();
+                let failed: FailedValues =
+                    failed.into_iter().map(|(v, n)| (v.to_owned(), n)).collect();
+                (values, failed)
             })
-            .collect();
-        let failed = Attribute::ALL
-            .into_iter()
-            .map(|attribute| {
-                let mut values: BTreeMap<&str, u64> = BTreeMap::new();
-                for keyed in blocks {
-                    let block = &keyed.block;
-                    for row in 0..block.len() {
-                        if block.values(Attribute::ErrorCode, row).next().is_none() {
-                            continue;
-                        }
-                        for value in block.values(attribute, row) {
-                            *values.entry(value).or_default() += 1;
-                        }
-                    }
-                }
-                values.into_iter().map(|(v, n)| (v.to_owned(), n)).collect()
-            })
-            .collect();
+            .unzip();
         HourRollup {
             generation,
             total: blocks.iter().map(|b| b.block.len() as u64).sum(),

@@ -103,6 +103,16 @@ pub struct RuleSet {
     always_needles: Arc<needles::Needles>,
 }
 
+/// Which rules to try on a record.
+#[derive(Debug, Clone, Copy)]
+enum Tried<'a> {
+    /// Those the index leaves for the record's keys (and, when given, only
+    /// those of the list, sorted).
+    Indexed(Option<&'a [usize]>),
+    /// Exactly these (sorted): the index was already asked.
+    Exactly(&'a [usize]),
+}
+
 /// A record's top-level `eventName` and `eventSource` as a caller that has
 /// already read the record knows them: each the field's text, or `None`
 /// when the field is absent or `null`. Only for records where each is
@@ -183,15 +193,7 @@ impl RuleSet {
         if allowed.as_ref().is_some_and(Vec::is_empty) {
             return Vec::new();
         }
-        // Top-level fields are parsed only when a rule reads them; a record
-        // whose top level cannot be split that way is parsed whole.
-        match record::LazyRecord::read(record_json) {
-            Some(record) => self.evaluate_view(&record, allowed.as_deref()),
-            None => match serde_json::from_str::<serde_json::Value>(record_json) {
-                Ok(record) => self.evaluate_value(&record),
-                Err(_) => Vec::new(),
-            },
-        }
+        self.evaluate_text(record_json, Tried::Indexed(allowed.as_deref()))
     }
 
     /// Like [`RuleSet::evaluate`], for a caller that already knows the
@@ -219,10 +221,17 @@ impl RuleSet {
         }
         candidates.sort_unstable();
         candidates.dedup();
+        self.evaluate_text(record_json, Tried::Exactly(&candidates))
+    }
+
+    /// Evaluates a record given as text: its top-level fields are parsed
+    /// only when a rule reads them; a record whose top level cannot be
+    /// split that way is parsed whole.
+    fn evaluate_text(&self, record_json: &str, tried: Tried) -> Vec<RuleMatch> {
         match record::LazyRecord::read(record_json) {
-            Some(record) => self.evaluate_listed(&record, &candidates),
+            Some(record) => self.evaluate_view(&record, tried),
             None => match serde_json::from_str::<serde_json::Value>(record_json) {
-                Ok(serde_json::Value::Object(record)) => self.evaluate_listed(&record, &candidates),
+                Ok(serde_json::Value::Object(record)) => self.evaluate_view(&record, tried),
                 _ => Vec::new(),
             },
         }
@@ -232,35 +241,25 @@ impl RuleSet {
     /// an object matches nothing.
     pub fn evaluate_value(&self, record: &serde_json::Value) -> Vec<RuleMatch> {
         match record.as_object() {
-            Some(object) => self.evaluate_view(object, None),
+            Some(object) => self.evaluate_view(object, Tried::Indexed(None)),
             None => Vec::new(),
         }
     }
 
-    /// Evaluates the rules of `indexes` (sorted), and only those.
-    fn evaluate_listed(&self, record: &impl RecordView, indexes: &[usize]) -> Vec<RuleMatch> {
-        indexes
-            .iter()
-            .filter_map(|&index| {
-                let rule = &self.rules[index];
-                rule.compiled.matches(record).then(|| RuleMatch {
-                    rule: Arc::clone(&rule.info),
-                })
-            })
-            .collect()
-    }
-
-    /// Evaluates the rules the index leaves (and, when given, only those
-    /// of `allowed`, sorted).
-    fn evaluate_view(&self, record: &impl RecordView, allowed: Option<&[usize]>) -> Vec<RuleMatch> {
-        let name = record.key("eventName");
-        let source = record.key("eventSource");
+    /// Evaluates the rules `tried` says on one record.
+    fn evaluate_view(&self, record: &impl RecordView, tried: Tried) -> Vec<RuleMatch> {
         let hit = |index: usize| {
             let rule = &self.rules[index];
             rule.compiled.matches(record).then(|| RuleMatch {
                 rule: Arc::clone(&rule.info),
             })
         };
+        let allowed = match tried {
+            Tried::Exactly(indexes) => return indexes.iter().copied().filter_map(hit).collect(),
+            Tried::Indexed(allowed) => allowed,
+        };
+        let name = record.key("eventName");
+        let source = record.key("eventSource");
         let kept = |index: &usize| allowed.is_none_or(|a| a.binary_search(index).is_ok());
         match (self.prefilter.candidates(name, source), allowed) {
             (Some(indexes), _) => indexes.into_iter().filter(kept).filter_map(hit).collect(),
