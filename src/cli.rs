@@ -154,6 +154,20 @@ fn backfill(
     settings: &Settings,
     args: &tracker_deployer::backfill::BackfillArgs,
 ) -> anyhow::Result<ExitCode> {
+    if args.fan_out {
+        let summary = tokio::runtime::Runtime::new()?
+            .block_on(tracker_deployer::backfill::run_fan_out(settings, args))?;
+        eprint!("backfill --fan-out: {summary}");
+        if summary.dead > 0 {
+            eprintln!(
+                "{} batch(es) could not be ingested after their retries (the function's log says \
+                 why); `tracker backfill --from-failures` ingests them from here",
+                summary.dead
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let summary = tokio::runtime::Runtime::new()?
         .block_on(tracker_deployer::backfill::run(settings, args))?;
     let verb = if args.dry_run {

@@ -32,6 +32,11 @@ pub struct Names {
     /// The SQS queue that receives the ingest invocations that failed after
     /// Lambda's retries (the function's on-failure destination).
     pub failure_queue: String,
+    /// The backfill work queue (`tracker backfill --fan-out`): batches of
+    /// log-file keys for the ingest function, through an SQS event source.
+    pub backfill_queue: String,
+    /// Where a batch goes after the work queue's receives are used up.
+    pub backfill_dead_queue: String,
     /// The SNS topic the stack creates for alerts (unless `alerts.topic_arn`).
     pub alerts_topic: String,
     /// The EventBridge rule of `trail.trigger = "eventbridge"`.
@@ -76,6 +81,8 @@ impl Names {
             usage_plan: format!("{stack}-plan"),
             artifact_prefix: format!("tracker/{stack}/"),
             failure_queue: Names::queue(&stack, "ingest-failures"),
+            backfill_queue: Names::queue(&stack, "backfill"),
+            backfill_dead_queue: Names::queue(&stack, "backfill-dead"),
             alerts_topic: format!("{stack}-alerts"),
             trail_rule: format!("{stack}-trail"),
             eventbridge_marker_prefix: format!("tracker/{stack}/state/eventbridge-enabled/"),
@@ -149,7 +156,13 @@ mod tests {
         assert!(bucket.len() <= 63, "{bucket}");
         assert!(bucket.ends_with("-artifacts-123456789012-ap-southeast-2"));
         let names = Names::new(&settings).unwrap();
-        assert!(names.failure_queue.len() <= 80, "{}", names.failure_queue);
+        for queue in [
+            &names.failure_queue,
+            &names.backfill_queue,
+            &names.backfill_dead_queue,
+        ] {
+            assert!(queue.len() <= 80, "{queue}");
+        }
         assert!(names.trail_rule.len() <= 64, "{}", names.trail_rule);
     }
 }

@@ -30,6 +30,8 @@ pub enum Scope {
     ArtifactBucket,
     ArtifactObjects,
     Functions,
+    /// Lambda's event source mappings (ids are UUIDs: not nameable ahead).
+    EventSourceMappings,
     Roles,
     Table,
     LogGroups,
@@ -298,6 +300,8 @@ pub const DIRECT_CALLS: &[(&str, &str, &str, Scope)] = &[
         "sqs:ChangeMessageVisibility",
         Scope::Queues,
     ),
+    // The backfill work queue: backfill --fan-out queues batches of keys.
+    ("SQS", "SendMessageBatch", "sqs:SendMessage", Scope::Queues),
 ];
 
 /// What CloudFormation does with the caller's credentials, per resource
@@ -373,6 +377,24 @@ pub const VIA_STACKS: &[(&str, &[&str], Scope)] = &[
             "lambda:DeleteFunctionEventInvokeConfig",
         ],
         Scope::Functions,
+    ),
+    // IAM scopes no resource for creating a mapping, only for using one.
+    (
+        "AWS::Lambda::EventSourceMapping",
+        &["lambda:CreateEventSourceMapping"],
+        Scope::Any,
+    ),
+    (
+        "AWS::Lambda::EventSourceMapping",
+        &[
+            "lambda:GetEventSourceMapping",
+            "lambda:UpdateEventSourceMapping",
+            "lambda:DeleteEventSourceMapping",
+            "lambda:ListTags",
+            "lambda:TagResource",
+            "lambda:UntagResource",
+        ],
+        Scope::EventSourceMappings,
     ),
     (
         "AWS::Logs::LogGroup",
@@ -497,6 +519,7 @@ impl Scope {
                 names.artifact_prefix
             )],
             Scope::Functions => vec![arn("lambda", &format!("function:{}-*", names.stack))],
+            Scope::EventSourceMappings => vec![arn("lambda", "event-source-mapping:*")],
             Scope::Roles => vec![format!("arn:{partition}:iam::*:role/{}-*", names.stack)],
             Scope::Table => vec![
                 arn("dynamodb", &format!("table/{}", names.table)),

@@ -243,6 +243,9 @@ pub struct LambdaSettings {
     pub architecture: Architecture,
     /// Days CloudWatch keeps the functions' logs.
     pub log_retention_days: u32,
+    /// Ingest invocations at once for `tracker backfill --fan-out` (the SQS
+    /// event source's maximum concurrency, 2-1000).
+    pub backfill_concurrency: u32,
 }
 
 impl Default for LambdaSettings {
@@ -253,6 +256,7 @@ impl Default for LambdaSettings {
             query_timeout_seconds: MAX_QUERY_TIMEOUT_SECONDS,
             architecture: Architecture::X86_64,
             log_retention_days: 30,
+            backfill_concurrency: 10,
         }
     }
 }
@@ -631,6 +635,15 @@ impl Settings {
                 ),
             ));
         }
+        if !(2..=1000).contains(&self.lambda.backfill_concurrency) {
+            return Err(invalid(
+                "lambda.backfill_concurrency",
+                format!(
+                    "is {}; an SQS event source allows 2 to 1000 invocations at once",
+                    self.lambda.backfill_concurrency
+                ),
+            ));
+        }
         const LOG_RETENTION: &[u32] = &[
             1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
             2922, 3288, 3653,
@@ -805,6 +818,10 @@ mod tests {
         for (text, key) in [
             ("[lambda]\nmemory_mb = 64", "lambda.memory_mb"),
             ("[lambda]\ntimeout_seconds = 901", "lambda.timeout_seconds"),
+            (
+                "[lambda]\nbackfill_concurrency = 1",
+                "lambda.backfill_concurrency",
+            ),
             (
                 "[lambda]\nlog_retention_days = 2",
                 "lambda.log_retention_days",

@@ -64,8 +64,10 @@ pub async fn teardown(settings: &Settings, args: &TeardownArgs) -> anyhow::Resul
 pub struct Found {
     app: Option<stack::StackInfo>,
     trigger: trigger::Found,
-    /// Failed ingest invocations waiting in the on-failure queue.
+    /// Failed ingest invocations and dead-lettered backfill batches.
     unreplayed_failures: Option<u64>,
+    /// Backfill batches queued and not ingested yet.
+    pending_backfill: Option<u64>,
     api_key: bool,
     usage_plan: bool,
     artifacts: Vec<String>,
@@ -106,15 +108,23 @@ impl Found {
         if let Some(app) = &self.app {
             plan.push(format!(
                 "stack `{}` ({}): functions `{}` and `{}`, their roles and log groups, the REST API, \
-                 the failure queue `{}`{}",
+                 the failure queue `{}`, the backfill queues `{}` and `{}`{}{}",
                 names.stack,
                 app.status,
                 names.ingest_function,
                 names.query_function,
                 names.failure_queue,
+                names.backfill_queue,
+                names.backfill_dead_queue,
                 match self.unreplayed_failures {
                     Some(n) if n > 0 => format!(
                         " WITH {n} FAILED INGEST(S) NOT REPLAYED (`tracker backfill --from-failures` first)"
+                    ),
+                    _ => String::new(),
+                },
+                match self.pending_backfill {
+                    Some(n) if n > 0 => format!(
+                        " WITH {n} BACKFILL BATCH(ES) NOT INGESTED YET (wait for them: `tracker backfill --fan-out` shows them)"
                     ),
                     _ => String::new(),
                 }
@@ -283,9 +293,12 @@ pub async fn find(aws: &Aws, settings: &Settings, names: &Names) -> anyhow::Resu
     let app = stack::describe(&aws.cloudformation, &names.stack).await?;
     let artifact_bucket = ArtifactBucket::new(settings, names, aws);
     let trigger = trigger::find(aws, settings, names, &artifact_bucket).await?;
-    let unreplayed_failures = match &app {
-        Some(_) => crate::failure_queue::waiting(aws, names).await?,
-        None => None,
+    let (unreplayed_failures, pending_backfill) = match &app {
+        Some(_) => (
+            crate::queues::waiting(aws, names).await?,
+            crate::queues::backfill_pending(aws, names).await?,
+        ),
+        None => (None, None),
     };
     let (key, plan) = apikey::existing(&aws.apigateway, names).await?;
     let artifact_bucket_exists = matches!(
@@ -318,6 +331,7 @@ pub async fn find(aws: &Aws, settings: &Settings, names: &Names) -> anyhow::Resu
         app,
         trigger,
         unreplayed_failures,
+        pending_backfill,
         api_key: key.is_some(),
         usage_plan: plan.is_some(),
         artifacts,

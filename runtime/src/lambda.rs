@@ -15,7 +15,10 @@ use tower::ServiceExt;
 use crate::api::{self, ApiState, PublicBase};
 use crate::config::{Handler, LambdaConfig};
 use crate::ingest::notify::SnsPublisher;
-use crate::ingest::{IngestDeps, IngestEvent, Ingestor, handle_event};
+use crate::ingest::{
+    IngestDeps, IngestEvent, Ingestor, handle_event, handle_queue_event, is_queue_event,
+    queue_event,
+};
 use crate::store::DynamoStore;
 
 /// Time kept back from the Lambda deadline to report and return.
@@ -42,14 +45,21 @@ pub async fn run(handler: Handler) -> anyhow::Result<()> {
                 ingestor: Ingestor::new(store, config.pipeline()?),
                 publisher,
             });
-            // An S3 notification or an EventBridge `Object Created` event.
+            // An S3 notification, an EventBridge `Object Created` event, or
+            // the backfill work queue's messages (answered with those to retry).
             lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
                 let deps = Arc::clone(&deps);
                 async move {
                     let deadline = deadline_of(event.context.deadline);
+                    if is_queue_event(&event.payload) {
+                        let batch = queue_event(event.payload)?;
+                        let response = handle_queue_event(&deps, batch, deadline).await;
+                        return Ok(serde_json::to_value(response).unwrap_or_default());
+                    }
                     let event = IngestEvent::from_value(event.payload)?;
                     handle_event(&deps, event, deadline)
                         .await
+                        .map(|summary| serde_json::to_value(summary).unwrap_or_default())
                         .map_err(lambda_runtime::Diagnostic::from)
                 }
             }))

@@ -15,6 +15,8 @@
 //! - `trigger`: a notification S3 would refuse to share keys with is found
 //!   before anything is made; the EventBridge trigger; S3's permission;
 //! - `failures`: KMS-encrypted trails, the on-failure queue and its replay;
+//! - `fan_out`: `backfill --fan-out` through the stack's work queue, its
+//!   dead-letter queue, and the ingest handler fed SQS's event shape;
 //! - `data_stack`: a table retained without its stack (import, wait, refuse);
 //! - `api_gateway`: the usage plan's limits and keys, stages, deletion retry;
 //! - `stacks`: what AWS does differently from moto with change sets and
@@ -25,6 +27,7 @@ mod api_gateway;
 mod built_binary;
 mod data_stack;
 mod failures;
+mod fan_out;
 mod lifecycle;
 mod policy;
 mod stacks;

@@ -1,7 +1,9 @@
 //! `tracker backfill --from-failures`: the ingest invocations that failed
 //! after Lambda's retries (a KMS key not granted yet, a throttled table, a
-//! bug) wait in the on-failure queue ([`crate::failure_queue`]); each message
-//! holds the original S3 or EventBridge event. This reads them, ingests the
+//! bug) wait in the on-failure queue ([`crate::queues`]), each message
+//! holding the original S3 or EventBridge event; the batches of `backfill
+//! --fan-out` whose receives were used up wait in the work queue's
+//! dead-letter queue, as they were queued. This reads them, ingests the
 //! objects they name through the same pipeline as the function, and deletes
 //! a message once nothing in it is left to retry (every object ingested,
 //! skipped, gone, or corrupt — those are listed in the summary). A message
@@ -15,11 +17,11 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message};
 use futures::StreamExt;
 
 use tracker_runtime::ingest::{
-    FileReport, Ingestor, Progress, RunSummary, failure_record_objects, open_s3_object,
+    FileReport, Ingestor, Progress, RunSummary, open_s3_object, recovered_objects,
 };
 
 use crate::errors;
-use crate::failure_queue;
+use crate::queues;
 
 /// Messages read at a time (SQS's maximum).
 const BATCH: i32 = 10;
@@ -33,40 +35,60 @@ pub struct Replay<'a> {
     pub sqs: &'a aws_sdk_sqs::Client,
     pub s3: &'a aws_sdk_s3::Client,
     pub ingestor: &'a Ingestor,
-    pub queue: &'a str,
+    /// The on-failure queue, then the backfill dead-letter queue.
+    pub queues: [&'a str; 2],
     pub concurrency: usize,
     /// Read and count; delete no message (they are made visible again).
     pub dry_run: bool,
 }
 
-/// Replays every message of the queue once.
+/// Replays every message of both queues once.
 pub async fn replay(replay: Replay<'_>) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    let url = failure_queue::url(replay.sqs, replay.queue)
+    let [failures, dead] = replay.queues;
+    let failures_url = queues::url(replay.sqs, failures)
         .await?
         .with_context(|| {
             format!(
-                "SQS queue `{}` does not exist: deploy first (the on-failure queue is part of the \
+                "SQS queue `{failures}` does not exist: deploy first (the on-failure queue is part of the \
                  stack), or check [stack] name and [aws] region in the settings",
-                replay.queue
             )
         })?;
-    let progress = Progress::start(&format!("failed ingests in {}", replay.queue), 0, 0);
+    let progress = Progress::start(&format!("failed ingests in {failures}"), 0, 0);
     let mut summary = RunSummary::default();
+    replay_queue(&replay, failures, &failures_url, &progress, &mut summary).await?;
+    match queues::url(replay.sqs, dead).await? {
+        Some(url) => replay_queue(&replay, dead, &url, &progress, &mut summary).await?,
+        None => eprintln!(
+            "note: no SQS queue `{dead}` (a stack deployed before `backfill --fan-out` existed): \
+             nothing dead-lettered to replay; `tracker deploy` adds it"
+        ),
+    }
+    progress.finish();
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Replays every message of one queue once.
+async fn replay_queue(
+    replay: &Replay<'_>,
+    queue: &str,
+    url: &str,
+    progress: &Progress,
+    summary: &mut RunSummary,
+) -> anyhow::Result<()> {
     let mut left: Vec<String> = Vec::new();
     loop {
         let received = replay
             .sqs
             .receive_message()
-            .queue_url(&url)
+            .queue_url(url)
             .max_number_of_messages(BATCH)
             .visibility_timeout(VISIBILITY.as_secs() as i32)
             .wait_time_seconds(WAIT.as_secs() as i32)
             .send()
             .await
-            .map_err(|e| {
-                errors::explain(e, &format!("cannot read SQS queue `{}`", replay.queue))
-            })?;
+            .map_err(|e| errors::explain(e, &format!("cannot read SQS queue `{queue}`")))?;
         let messages = received.messages();
         if messages.is_empty() {
             break;
@@ -74,7 +96,7 @@ pub async fn replay(replay: Replay<'_>) -> anyhow::Result<RunSummary> {
         let outcomes: Vec<(Message, Result<Vec<FileReport>, String>)> =
             futures::stream::iter(messages.iter().cloned())
                 .map(|message| async {
-                    let reports = replay_message(&replay, &message, &progress).await;
+                    let reports = replay_message(replay, &message, progress).await;
                     (message, reports)
                 })
                 .buffer_unordered(replay.concurrency.max(1))
@@ -97,7 +119,7 @@ pub async fn replay(replay: Replay<'_>) -> anyhow::Result<RunSummary> {
                 }
                 Err(reason) => {
                     summary.add(
-                        &FileReport::failed(format!("sqs message {id}"), reason, true),
+                        &FileReport::failed(format!("sqs message {id} in `{queue}`"), reason, true),
                         0,
                     );
                     if let Some(handle) = message.receipt_handle() {
@@ -106,14 +128,12 @@ pub async fn replay(replay: Replay<'_>) -> anyhow::Result<RunSummary> {
                 }
             }
         }
-        delete(replay.sqs, &url, replay.queue, &done).await?;
+        delete(replay.sqs, url, queue, &done).await?;
     }
     if replay.dry_run {
-        show_again(replay.sqs, &url, &left).await;
+        show_again(replay.sqs, url, &left).await;
     }
-    progress.finish();
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+    Ok(())
 }
 
 /// Ingests the objects one message names.
@@ -123,7 +143,7 @@ async fn replay_message(
     progress: &Progress,
 ) -> Result<Vec<FileReport>, String> {
     let objects =
-        failure_record_objects(message.body().unwrap_or_default()).map_err(|e| e.to_string())?;
+        recovered_objects(message.body().unwrap_or_default()).map_err(|e| e.to_string())?;
     let mut reports = Vec::with_capacity(objects.len());
     for (bucket, key) in objects {
         progress.add_total(1, 0);

@@ -9,10 +9,13 @@
 //! finished objects makes an interrupted run resumable.
 //!
 //! [`run`]'s steps: the time window, the target (table, database or dry
-//! run), the source (folder, bucket, failures), the summary.
+//! run), the source (folder, bucket, failures), the summary. With
+//! `--fan-out`, [`run_fan_out`] only lists and queues the keys, and the
+//! deployed ingest function does the rest ([`fan_out`]).
 
 pub mod checkpoint;
 pub mod failures;
+pub mod fan_out;
 pub mod listing;
 
 use std::path::PathBuf;
@@ -83,6 +86,77 @@ pub struct BackfillArgs {
     /// Do not read or write the resume log.
     #[arg(long)]
     pub no_checkpoint: bool,
+    /// For buckets of millions of log files: list the keys here and hand them,
+    /// in batches, to the deployed ingest function through the stack's work
+    /// queue (`<stack>-backfill`); Lambda ingests them,
+    /// `[lambda] backfill_concurrency` invocations at once. Resumable; with
+    /// --since/--until, whole files of the delivery days are ingested.
+    #[arg(long, requires = "bucket", conflicts_with_all = ["path", "from_failures", "db"])]
+    pub fan_out: bool,
+    /// Log files per work-queue message (--fan-out): one invocation ingests
+    /// one message within the function's timeout.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=200), requires = "fan_out")]
+    pub keys_per_message: u16,
+    /// Return once everything is queued (--fan-out), instead of showing the
+    /// queues until the work queue is empty.
+    #[arg(long, requires = "fan_out")]
+    pub no_wait: bool,
+}
+
+/// How often `--fan-out` looks at the queues while Lambda ingests.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `--fan-out`: lists the bucket's log files and queues them for the
+/// deployed ingest function; the summary says what is queued, waiting and
+/// dead-lettered (the caller exits non-zero if any batch is dead-lettered).
+pub async fn run_fan_out(
+    settings: &Settings,
+    args: &BackfillArgs,
+) -> anyhow::Result<fan_out::FanOutSummary> {
+    let (_, days) = window(args)?;
+    let names = Names::new(settings)?;
+    let bucket = args
+        .bucket
+        .clone()
+        .context("name the bucket with --bucket")?;
+    let prefix = bucket_prefix(settings, args);
+    let sdk = tracker_runtime::aws::load_sdk_config(
+        settings.aws.region.clone(),
+        settings.aws.profile.clone(),
+    )
+    .await;
+    let checkpoint = open_checkpoint(args)?;
+    let salt = format!(
+        "|queue:{}|{:?}|{:?}",
+        names.backfill_queue, args.since, args.until
+    );
+    fan_out::run(fan_out::FanOut {
+        sqs: &aws_sdk_sqs::Client::new(&sdk),
+        s3: &tracker_runtime::aws::s3_client(&sdk),
+        bucket: &bucket,
+        prefix: &prefix,
+        days,
+        keys_per_message: usize::from(args.keys_per_message),
+        queue: &names.backfill_queue,
+        dead_queue: &names.backfill_dead_queue,
+        ledger: checkpoint.as_ref().map(|c| c as &dyn FileLedger),
+        salt: &salt,
+        dry_run: args.dry_run,
+        watch_every: (!args.no_wait).then_some(WATCH_EVERY),
+    })
+    .await
+}
+
+/// The key prefix to list: `--prefix` or the settings', as a folder.
+fn bucket_prefix(settings: &Settings, args: &BackfillArgs) -> String {
+    let mut prefix = args
+        .prefix
+        .clone()
+        .unwrap_or_else(|| settings.trail.prefix.clone());
+    if !prefix.is_empty() && !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    prefix
 }
 
 fn parse_day(text: &str) -> Result<NaiveDate, String> {
@@ -150,7 +224,7 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
             sqs: &aws_sdk_sqs::Client::new(sdk),
             s3: &tracker_runtime::aws::s3_client(sdk),
             ingestor: &ingestor,
-            queue: &names.failure_queue,
+            queues: [&names.failure_queue, &names.backfill_dead_queue],
             concurrency,
             dry_run: args.dry_run,
         })
@@ -161,13 +235,7 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
             .clone()
             .or_else(|| settings.trail.bucket.clone())
             .context("name the bucket with --bucket or [trail] bucket in the settings")?;
-        let mut prefix = args
-            .prefix
-            .clone()
-            .unwrap_or_else(|| settings.trail.prefix.clone());
-        if !prefix.is_empty() && !prefix.ends_with('/') {
-            prefix.push('/');
-        }
+        let prefix = bucket_prefix(settings, args);
         let sdk = sdk.as_ref().context("AWS configuration")?;
         from_bucket(
             sdk,
@@ -341,7 +409,7 @@ async fn from_bucket(
 }
 
 /// A receiver as a stream.
-fn tokio_stream_of<T: Send + 'static>(
+pub(crate) fn tokio_stream_of<T: Send + 'static>(
     receiver: mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> {
     futures::stream::unfold(receiver, |mut receiver| async move {

@@ -10,7 +10,7 @@
 //!   stack by hand never drops it (and a later deploy imports it again);
 //! - the **application stack** (`<stack>`): the two roles ([`policies`]), the
 //!   two functions and their log groups, the ingest function's on-failure
-//!   queue and retry settings, the EventBridge rule of `trail.trigger =
+//!   queue and retry settings, the backfill work queue ([`fan_out`]), the EventBridge rule of `trail.trigger =
 //!   "eventbridge"`, and the REST API in front of the query function.
 //!
 //! What neither stack holds (CloudFormation cannot, or emulators ignore it) is
@@ -24,6 +24,7 @@
 //! serde_json's features), and an unchanged deploy is a no-op.
 
 pub mod alerts;
+pub mod fan_out;
 pub mod policies;
 pub mod render;
 
@@ -62,6 +63,11 @@ pub mod ids {
     pub const API_PERMISSION: &str = "ApiInvokePermission";
     pub const FAILURE_QUEUE: &str = "IngestFailureQueue";
     pub const INGEST_INVOKE_CONFIG: &str = "IngestInvokeConfig";
+    /// The backfill work queue, its dead-letter queue, and the event source
+    /// mapping feeding it to the ingest function ([`super::fan_out`]).
+    pub const BACKFILL_QUEUE: &str = "BackfillQueue";
+    pub const BACKFILL_DEAD_QUEUE: &str = "BackfillDeadQueue";
+    pub const BACKFILL_SOURCE: &str = "BackfillEventSource";
     pub const TRAIL_RULE: &str = "TrailObjectCreatedRule";
     pub const TRAIL_RULE_PERMISSION: &str = "TrailRuleInvokePermission";
     /// The SNS topic of alerts (when the stack owns it).
@@ -84,6 +90,7 @@ pub mod outputs {
     pub const QUERY_FUNCTION: &str = "QueryFunctionName";
     pub const QUERY_FUNCTION_ARN: &str = "QueryFunctionArn";
     pub const FAILURE_QUEUE_URL: &str = "IngestFailureQueueUrl";
+    pub const BACKFILL_QUEUE_URL: &str = "BackfillQueueUrl";
     /// The SNS topic alerts are published to.
     pub const ALERTS_TOPIC_ARN: &str = "AlertsTopicArn";
 }
@@ -160,7 +167,7 @@ pub fn import_template(settings: &Settings, names: &Names) -> Value {
 }
 
 /// The application stack: roles, functions, log groups, the on-failure
-/// queue, the trail rule (EventBridge trigger) and the REST API.
+/// queue, the backfill work queue, the trail rule (EventBridge trigger) and the REST API.
 pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> Value {
     let mut resources = Map::new();
     for (log_group_id, function) in [
@@ -238,6 +245,7 @@ pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> 
             },
         }),
     );
+    resources.extend(fan_out::resources(settings, names));
     if settings.trail.trigger == Trigger::EventBridge {
         resources.extend(trail_rule(settings, names));
     }
@@ -298,6 +306,7 @@ pub fn app_template(settings: &Settings, names: &Names, code: &CodeLocation) -> 
             outputs::QUERY_FUNCTION: {"Value": {"Ref": ids::QUERY_FUNCTION}},
             outputs::QUERY_FUNCTION_ARN: {"Value": {"Fn::GetAtt": [ids::QUERY_FUNCTION, "Arn"]}},
             outputs::FAILURE_QUEUE_URL: {"Value": {"Ref": ids::FAILURE_QUEUE}},
+            outputs::BACKFILL_QUEUE_URL: {"Value": {"Ref": ids::BACKFILL_QUEUE}},
             outputs::ALERTS_TOPIC_ARN: {"Value": alerts::topic_arn(settings)},
         },
     })
@@ -325,8 +334,8 @@ fn role(purpose: &str, statements: Vec<Value>) -> Value {
     })
 }
 
-/// One of the stack's queues (private: SQS-managed encryption). The
-/// on-failure queue is one; another (a work queue) is one more call.
+/// One of the stack's queues (private: SQS-managed encryption): the
+/// on-failure queue, the backfill work queue and its dead-letter queue.
 fn queue(name: &str, retention_seconds: u32) -> Value {
     json!({
         "Type": "AWS::SQS::Queue",

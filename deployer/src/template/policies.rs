@@ -31,6 +31,7 @@ pub fn ingest_statements(settings: &Settings, names: &Names) -> Vec<Value> {
         trail_objects(settings),
         trail_listing(settings),
         failure_queue(),
+        super::fan_out::read_statement(),
         alerts_once(&names.table),
         super::alerts::publish_statement(settings),
     ];

@@ -3,7 +3,7 @@
 //! [`pipeline`] parses and filters (synchronous, streaming), [`writer`] writes
 //! through the storage seam (catalog first, then events, idempotently),
 //! [`s3_event`] is the Lambda handler on top, [`eventbridge`] the other event
-//! shapes it accepts. [`triage`] runs the detection rules over files on disk
+//! shapes it accepts, [`work_queue`] the backfill's SQS batches. [`triage`] runs the detection rules over files on disk
 //! without storing anything (`tracker alerts`).
 
 pub mod alerts;
@@ -16,6 +16,7 @@ pub mod progress;
 pub mod rules;
 pub mod s3_event;
 pub mod triage;
+pub mod work_queue;
 pub mod writer;
 
 pub use alerts::{NewAlert, RaisedAlert};
@@ -28,4 +29,7 @@ pub use s3_event::{
     IngestDeps, IngestError, IngestSummary, handle_s3_event, ingest_objects, open_s3_object,
 };
 pub use triage::{TriageError, TriageMatch, TriageReport, triage};
+pub use work_queue::{
+    ObjectBatch, handle_queue_event, is_queue_event, queue_event, recovered_objects,
+};
 pub use writer::{FileOutcome, FileReport, Ingestor};
