@@ -1,6 +1,7 @@
 //! The built `tracker` binary (`CARGO_BIN_EXE_tracker`, what `cargo test`
 //! builds anyway), as an operator runs it: `tracker deploy` against moto,
-//! a log file uploaded to the trail bucket, the ingest function invoked,
+//! a log file uploaded to the trail bucket, the ingest function invoked
+//! (S3's, EventBridge's and SQS's event shapes),
 //! a query answered, `tracker teardown`. moto cannot run Lambda code, so
 //! "invoke" is the same binary started in Lambda mode with the environment
 //! moto's Lambda holds for the function (what deploy configured), against a
@@ -86,6 +87,29 @@ async fn deploy_ingest_query_teardown_with_the_built_binary() {
     let again = invoke(&environment(&ingest), &object_created);
     assert_eq!(again["files"][0]["status"], "ingested", "{again}");
     assert_eq!(again["stored"], answer["stored"], "{again}");
+    // The same file in a batch of `backfill --fan-out`, with a message that
+    // is no batch: SQS's event shape, answered with the one message to retry.
+    let batch = tracker_runtime::ingest::ObjectBatch::new(&trail, vec![key.to_owned()]);
+    let record = |id: &str, body: String| {
+        json!({"messageId": id, "receiptHandle": format!("handle-{id}"), "body": body,
+               "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1545082649183",
+                              "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                              "ApproximateFirstReceiveTimestamp": "1545082649185"},
+               "messageAttributes": {}, "md5OfBody": "098f6bcd4621d373cade4e832627b4f6",
+               "eventSource": "aws:sqs",
+               "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:t-backfill",
+               "awsRegion": "us-east-1"})
+    };
+    let queued = json!({"Records": [
+        record("batch", batch.to_body()),
+        record("stray", "{}".to_owned()),
+    ]});
+    let answer = invoke(&environment(&ingest), &queued);
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "stray"}]}),
+        "only the message that is no batch is retried"
+    );
 
     // API Gateway would invoke query with its proxy event.
     let query = function_configuration(&lambda, &names.query_function).await;
