@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use aws_lambda_events::s3::S3Event;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::pipeline::RecordCounts;
@@ -81,36 +82,22 @@ pub fn s3_event_objects(event: S3Event) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Objects of one invocation ingested at once: a backfill batch names
+/// several, mostly small, so S3's and DynamoDB's latencies overlap (a file
+/// over 32 MB of JSON is streamed, so memory stays bounded).
+const OBJECTS_AT_ONCE: usize = 4;
+
 /// Ingests each (bucket, key) object: the one path of every event shape.
 pub async fn ingest_objects(
     deps: &IngestDeps,
     objects: Vec<(String, String)>,
     deadline: Option<Instant>,
 ) -> Result<IngestSummary, IngestError> {
-    let mut reports = Vec::with_capacity(objects.len());
-    for (bucket, key) in objects {
-        let source = format!("s3://{bucket}/{key}");
-        let mut report = if bucket.is_empty() || key.is_empty() {
-            FileReport::failed(source, "the notification names no bucket or key", false)
-        } else if let Some(reason) = classify_key(&key).skip_reason() {
-            FileReport::skipped(source, reason)
-        } else {
-            match open_s3_object(&deps.s3, &bucket, &key).await {
-                Ok(reader) => deps.ingestor.ingest_reader(source, reader, deadline).await,
-                Err(failure) => FileReport::failed(source, failure.reason, failure.retry),
-            }
-        };
-        if let Some(publisher) = &deps.publisher {
-            super::notify::announce(
-                deps.ingestor.store().as_ref(),
-                publisher.as_ref(),
-                &mut report,
-            )
-            .await;
-        }
-        log_report(&report);
-        reports.push(report);
-    }
+    let reports: Vec<FileReport> = futures::stream::iter(objects)
+        .map(|(bucket, key)| ingest_object(deps, bucket, key, deadline))
+        .buffered(OBJECTS_AT_ONCE)
+        .collect()
+        .await;
     let failed: Vec<String> = reports
         .iter()
         .filter(|r| r.needs_retry())
@@ -130,6 +117,36 @@ pub async fn ingest_objects(
             summary,
         })
     }
+}
+
+/// Ingests one object and announces its new alerts.
+async fn ingest_object(
+    deps: &IngestDeps,
+    bucket: String,
+    key: String,
+    deadline: Option<Instant>,
+) -> FileReport {
+    let source = format!("s3://{bucket}/{key}");
+    let mut report = if bucket.is_empty() || key.is_empty() {
+        FileReport::failed(source, "the notification names no bucket or key", false)
+    } else if let Some(reason) = classify_key(&key).skip_reason() {
+        FileReport::skipped(source, reason)
+    } else {
+        match open_s3_object(&deps.s3, &bucket, &key).await {
+            Ok(reader) => deps.ingestor.ingest_reader(source, reader, deadline).await,
+            Err(failure) => FileReport::failed(source, failure.reason, failure.retry),
+        }
+    };
+    if let Some(publisher) = &deps.publisher {
+        super::notify::announce(
+            deps.ingestor.store().as_ref(),
+            publisher.as_ref(),
+            &mut report,
+        )
+        .await;
+    }
+    log_report(&report);
+    report
 }
 
 fn log_report(report: &FileReport) {
