@@ -256,7 +256,7 @@ impl Default for LambdaSettings {
             query_timeout_seconds: MAX_QUERY_TIMEOUT_SECONDS,
             architecture: Architecture::X86_64,
             log_retention_days: 30,
-            backfill_concurrency: 10,
+            backfill_concurrency: 2,
         }
     }
 }
