@@ -14,6 +14,63 @@ use tracker_runtime::store::EmbeddedStore;
 
 use crate::support::{count, get_ok, repo_root};
 
+/// A store asked, then fed more logs, answers what a store fed everything at
+/// once answers: the hours' generations it keeps in memory follow its
+/// writes, so no rollup built before is taken as current.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_follow_logs_ingested_after_a_query() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = repo_root().join("examples/cloudtrail");
+    // Every other log file first, then the rest.
+    let files = crate::support::corpus::files_under(&logs);
+    let halves = [dir.path().join("first"), dir.path().join("rest")];
+    for (i, (relative, path)) in files.iter().enumerate() {
+        let target = halves[i % 2].join(relative);
+        std::fs::create_dir_all(target.parent().expect("a folder")).expect("mkdir");
+        std::fs::copy(path, &target).expect("copy a log file");
+    }
+    let questions = [
+        "/scan?from=2000-01-01&count=true",
+        "/stats?from=2000-01-01&by=principal",
+        "/stats/daily?from=2000-01-01",
+        "/scan?from=2000-01-01&eventName=DescribeInstances&count=true",
+    ];
+    let answers = |app: axum::Router| async move {
+        let mut out = Vec::new();
+        for question in questions {
+            out.push(get_ok(&app, question).await);
+        }
+        out
+    };
+    let fed = |db: std::path::PathBuf, folders: Vec<std::path::PathBuf>| async move {
+        let store = EmbeddedStore::open(&db).expect("open");
+        let ingestor = Ingestor::new(Arc::new(store.clone()), Default::default());
+        for folder in folders {
+            ingest_folder(&ingestor, &folder, &FolderOptions::new(4, Some(&store)))
+                .await
+                .expect("ingest");
+        }
+        store
+    };
+    let router =
+        |store: EmbeddedStore| tracker_runtime::api::router(ApiState::new(Arc::new(store)));
+
+    let store = fed(dir.path().join("fed.db"), vec![halves[0].clone()]).await;
+    let app = router(store.clone());
+    let before = answers(app.clone()).await;
+    let half = fed(dir.path().join("half.db"), vec![halves[0].clone()]).await;
+    assert_eq!(before, answers(router(half)).await);
+
+    let ingestor = Ingestor::new(Arc::new(store.clone()), Default::default());
+    ingest_folder(&ingestor, &halves[1], &FolderOptions::new(4, Some(&store)))
+        .await
+        .expect("ingest the rest");
+    let after = answers(app).await;
+    let whole = fed(dir.path().join("whole.db"), vec![logs.clone()]).await;
+    assert_eq!(after, answers(router(whole)).await);
+    assert_ne!(before, after, "the rest of the logs changes every answer");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_over_the_same_folder_reingests_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -76,11 +76,13 @@ impl ObjectBatch {
 /// (from the work queue's dead-letter queue) or Lambda's on-failure record
 /// (from the ingest function's on-failure queue).
 pub fn recovered_objects(body: &str) -> Result<Vec<(String, String)>, UnknownEvent> {
-    let is_batch = serde_json::from_str::<Value>(body).ok().is_some_and(|value| {
-        ["format", "bucket", "keys"]
-            .iter()
-            .any(|field| value.get(field).is_some())
-    });
+    let is_batch = serde_json::from_str::<Value>(body)
+        .ok()
+        .is_some_and(|value| {
+            ["format", "bucket", "keys"]
+                .iter()
+                .any(|field| value.get(field).is_some())
+        });
     match is_batch {
         true => Ok(ObjectBatch::from_body(body)?.objects()),
         false => super::eventbridge::failure_record_objects(body),

@@ -348,10 +348,20 @@ impl Spans {
             hours: Vec::new(),
             cut: Vec::new(),
         };
+        // Whether each day lies whole in the window, worked out once a day.
+        let mut whole: Option<(NaiveDate, bool)> = None;
         for hour in hours {
-            let day_start = crate::time::start_of_day(hour.day);
-            let day_end = day_start + chrono::Duration::days(1);
-            if *from <= day_start && day_end <= *to {
+            let whole_day = match whole {
+                Some((day, whole_day)) if day == hour.day => whole_day,
+                _ => {
+                    let day_start = crate::time::start_of_day(hour.day);
+                    let whole_day =
+                        *from <= day_start && day_start + chrono::Duration::days(1) <= *to;
+                    whole = Some((hour.day, whole_day));
+                    whole_day
+                }
+            };
+            if whole_day {
                 if spans.days.last() != Some(&hour.day) {
                     spans.days.push(hour.day);
                 }

@@ -24,7 +24,7 @@ use super::cache::DecodeCache;
 use crate::attribute::Attribute;
 use crate::store::block::{Block, KeyedBlock};
 use crate::store::keys::{self, BlockKey, Hour};
-use crate::store::{CatalogKind, EventStore, ItemRange, StoreError, StoredItem};
+use crate::store::{EventStore, ItemRange, StoreError, StoredItem};
 
 /// Largest encoded rollup a decoder accepts.
 const MAX_DECODED: usize = 64 * 1024 * 1024;
@@ -240,8 +240,9 @@ pub struct Rollups {
     store: Arc<dyn EventStore>,
     /// Decoded rollups and blocks kept between queries.
     cache: Arc<DecodeCache>,
-    /// The current generation of every hour of the window that has blocks.
-    generations: BTreeMap<Hour, u64>,
+    /// The current generation of every hour of the window that has
+    /// blocks, ascending by hour.
+    generations: Vec<(Hour, u64)>,
     /// What this query has read already.
     day_memo: Mutex<BTreeMap<NaiveDate, Arc<DayRollup>>>,
     hour_memo: Mutex<BTreeMap<Hour, Arc<HourRollup>>>,
@@ -256,67 +257,16 @@ impl Rollups {
         from: &DateTime<Utc>,
         to: &DateTime<Utc>,
     ) -> Result<Rollups, StoreError> {
-        let mut generations = BTreeMap::new();
-        if from < to {
-            // The months that hold events are in the catalog (`YYYY-MM#service`
-            // entries, written before any event); only theirs are read.
-            let first = crate::time::month_bucket(from);
-            let last = crate::time::month_bucket(&(*to - chrono::Duration::microseconds(1)));
-            let buckets = store
-                .catalog(
-                    CatalogKind::Bucket,
-                    Some((first.as_str(), &format!("{last}$"))),
-                )
-                .await?;
-            // One range read per year, over the window's days.
-            let years: BTreeSet<i32> = buckets
-                .iter()
-                .filter_map(|b| b.get(..4)?.parse().ok())
-                .collect();
-            let (first_day, last_day) = (
-                from.date_naive(),
-                (*to - chrono::Duration::microseconds(1)).date_naive(),
-            );
-            let read: Vec<Vec<StoredItem>> = stream::iter(years)
-                .map(|year| {
-                    let store = Arc::clone(&store);
-                    async move {
-                        let start =
-                            first_day.max(NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(first_day));
-                        let end =
-                            last_day.min(NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(last_day));
-                        let range = ItemRange {
-                            partition: keys::generation_partition(start),
-                            start: keys::generation_sort(&Hour {
-                                day: start,
-                                hour: 0,
-                            }),
-                            end: keys::generation_sort(&Hour { day: end, hour: 23 }),
-                            consistent: true,
-                        };
-                        store.read_items(&range).await
-                    }
-                })
-                .buffered(CONCURRENCY)
-                .try_collect()
-                .await?;
-            for item in read.into_iter().flatten() {
-                if let Some(hour) = keys::parse_generation(&item.partition, &item.sort)
-                    && hour.end() > *from
-                    && hour.start() < *to
-                    && item.version != 0
-                {
-                    generations.insert(hour, item.version);
-                }
-            }
-        }
+        let mut generations = store.hour_generations(from, to).await?;
+        generations.sort_unstable_by_key(|(hour, _)| *hour);
+        generations.dedup_by_key(|(hour, _)| *hour);
         Ok(Rollups::new(store, cache, generations))
     }
 
     fn new(
         store: Arc<dyn EventStore>,
         cache: Arc<DecodeCache>,
-        generations: BTreeMap<Hour, u64>,
+        generations: Vec<(Hour, u64)>,
     ) -> Rollups {
         Rollups {
             store,
@@ -333,20 +283,46 @@ impl Rollups {
 
     /// The hours of the window that have blocks, ascending.
     pub fn hours(&self) -> impl Iterator<Item = Hour> + '_ {
-        self.generations.keys().copied()
+        self.generations.iter().map(|(hour, _)| *hour)
     }
 
     /// The days of the window that have blocks, ascending.
     pub fn days(&self) -> Vec<NaiveDate> {
-        let days: BTreeSet<NaiveDate> = self.generations.keys().map(|h| h.day).collect();
-        days.into_iter().collect()
+        let mut days: Vec<NaiveDate> = self.generations.iter().map(|(h, _)| h.day).collect();
+        days.dedup();
+        days
+    }
+
+    /// The current generation of one hour.
+    fn generation_of(&self, hour: &Hour) -> Option<u64> {
+        self.generations
+            .binary_search_by_key(hour, |(h, _)| *h)
+            .ok()
+            .map(|i| self.generations[i].1)
+    }
+
+    /// The generations of one day's hours.
+    fn day_slice(&self, day: NaiveDate) -> &[(Hour, u64)] {
+        let low = self.generations.partition_point(|(h, _)| h.day < day);
+        let high = self.generations.partition_point(|(h, _)| h.day <= day);
+        &self.generations[low..high]
     }
 
     fn day_generations(&self, day: NaiveDate) -> Vec<(u8, u64)> {
-        self.generations
-            .range(Hour { day, hour: 0 }..=Hour { day, hour: 23 })
+        self.day_slice(day)
+            .iter()
             .map(|(h, g)| (h.hour, *g))
             .collect()
+    }
+
+    /// Whether a day rollup was built from the day's current hours.
+    fn is_current(&self, day: NaiveDate, rollup: &DayRollup) -> bool {
+        let current = self.day_slice(day);
+        current.len() == rollup.generations.len()
+            && current
+                .iter()
+                .zip(&rollup.generations)
+                .all(|((h, g), (hour, generation))| h.hour == *hour && g == generation)
     }
 
     /// The rollups of these days, current (rebuilt where stale); read once
@@ -387,11 +363,10 @@ impl Rollups {
         let mut found: BTreeMap<NaiveDate, Arc<DayRollup>> = BTreeMap::new();
         let mut by_year: BTreeMap<i32, Vec<NaiveDate>> = BTreeMap::new();
         for day in days {
-            let current = self.day_generations(*day);
             if let Some(rollup) = self
                 .cache
                 .day(&keys::day_rollup_key(*day))
-                .filter(|r| r.generations == current)
+                .filter(|r| self.is_current(*day, r))
             {
                 found.insert(*day, rollup);
                 continue;
@@ -428,12 +403,11 @@ impl Rollups {
             .copied()
             .collect();
         for day in &missing {
-            let current = self.day_generations(*day);
             let key = keys::day_rollup_key(*day);
             let stored = by_key.get(&key);
             let cached = stored
                 .and_then(|item| decode::<DayRollup>(&item.value).ok())
-                .filter(|rollup| rollup.generations == current);
+                .filter(|rollup| self.is_current(*day, rollup));
             match (cached, stored) {
                 (Some(rollup), Some(item)) => {
                     let rollup = Arc::new(rollup);
@@ -505,7 +479,7 @@ impl Rollups {
                     Some(rollup) => {
                         found.insert(*hour, Arc::clone(rollup));
                     }
-                    None if self.generations.contains_key(hour) => missing.push(*hour),
+                    None if self.generation_of(hour).is_some() => missing.push(*hour),
                     None => {}
                 }
             }
@@ -529,7 +503,7 @@ impl Rollups {
         let mut found = BTreeMap::new();
         let mut wanted: Vec<(Hour, u64)> = Vec::new();
         for hour in hours {
-            let Some(generation) = self.generations.get(hour).copied() else {
+            let Some(generation) = self.generation_of(hour) else {
                 continue;
             };
             match self
@@ -655,10 +629,7 @@ impl Rollups {
 
     /// A block's key in the cache: its key and its hour's generation.
     fn block_cache_key(&self, key: &BlockKey, sort: &str) -> (String, String, u64) {
-        let generation = key
-            .hour
-            .and_then(|h| self.generations.get(&h).copied())
-            .unwrap_or(0);
+        let generation = key.hour.and_then(|h| self.generation_of(&h)).unwrap_or(0);
         (key.partition(), sort.to_owned(), generation)
     }
 

@@ -329,6 +329,66 @@ pub trait EventStore: Send + Sync {
     /// Every item of a range, ascending by sort key.
     async fn read_items(&self, range: &ItemRange) -> Result<Vec<StoredItem>, StoreError>;
 
+    /// The current generation of every hour with blocks in `[from, to)`
+    /// (hours the window touches), read consistently: what is read next is
+    /// at least as new. By default the generation items of the years whose
+    /// months hold events (the catalog's `YYYY-MM#service` entries, written
+    /// before any event), one range read per year.
+    async fn hour_generations(
+        &self,
+        from: &chrono::DateTime<chrono::Utc>,
+        to: &chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(keys::Hour, u64)>, StoreError> {
+        use futures::{StreamExt, TryStreamExt};
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let last_instant = *to - chrono::Duration::microseconds(1);
+        let (first, last) = (
+            crate::time::month_bucket(from),
+            crate::time::month_bucket(&last_instant),
+        );
+        let buckets = self
+            .catalog(
+                CatalogKind::Bucket,
+                Some((first.as_str(), &format!("{last}$"))),
+            )
+            .await?;
+        let years: std::collections::BTreeSet<i32> = buckets
+            .iter()
+            .filter_map(|b| b.get(..4)?.parse().ok())
+            .collect();
+        let (first_day, last_day) = (from.date_naive(), last_instant.date_naive());
+        let read: Vec<Vec<StoredItem>> = futures::stream::iter(years)
+            .map(|year| async move {
+                let day = |m, d| chrono::NaiveDate::from_ymd_opt(year, m, d);
+                let start = first_day.max(day(1, 1).unwrap_or(first_day));
+                let end = last_day.min(day(12, 31).unwrap_or(last_day));
+                let range = ItemRange {
+                    partition: keys::generation_partition(start),
+                    start: keys::generation_sort(&keys::Hour {
+                        day: start,
+                        hour: 0,
+                    }),
+                    end: keys::generation_sort(&keys::Hour { day: end, hour: 23 }),
+                    consistent: true,
+                };
+                self.read_items(&range).await
+            })
+            .buffered(8)
+            .try_collect()
+            .await?;
+        Ok(read
+            .into_iter()
+            .flatten()
+            .filter_map(|item| {
+                let hour = keys::parse_generation(&item.partition, &item.sort)?;
+                (hour.end() > *from && hour.start() < *to && item.version != 0)
+                    .then_some((hour, item.version))
+            })
+            .collect())
+    }
+
     /// Items by key (partition, sort), those found, in any order.
     async fn get_items(&self, keys: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError>;
 

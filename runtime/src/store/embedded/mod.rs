@@ -109,6 +109,10 @@ pub struct EmbeddedStore {
     rollups: Arc<Mutex<RollupMemory>>,
     /// Write transactions so far (every [`DURABLE_EVERY`]th is durable).
     writes: Arc<std::sync::atomic::AtomicU64>,
+    /// Every hour's generation, read once from the database and then kept
+    /// current by this process's writes (redb lets one process open the
+    /// file): a query reads one per hour of its window. None until asked.
+    generations: Arc<Mutex<Option<BTreeMap<Hour, u64>>>>,
 }
 
 /// The rollups kept in memory, oldest dropped first past a byte budget.
@@ -188,6 +192,7 @@ impl EmbeddedStore {
                 ..RollupMemory::default()
             })),
             writes: Arc::default(),
+            generations: Arc::default(),
         };
         store.check_format().map_err(failed)?;
         Ok(store)
@@ -341,6 +346,7 @@ impl EmbeddedStore {
             cache_bytes,
             rollups,
             writes,
+            generations,
         } = self;
         let db = Arc::try_unwrap(db)
             .map_err(|_| failed("the database is still in use (close the ingest first)".into()))?;
@@ -380,6 +386,8 @@ impl EmbeddedStore {
         let mut store = EmbeddedStore::open_with_cache(&path, cache_bytes)?;
         store.rollups = rollups;
         store.writes = writes;
+        // The same items, copied: the generations known stay current.
+        store.generations = generations;
         Ok(store)
     }
 
@@ -503,6 +511,10 @@ impl EmbeddedStore {
                 None => timeless.extend(write.events.iter()),
             }
         }
+        let generations: Vec<(Hour, u64)> = by_hour
+            .keys()
+            .map(|hour| (*hour, super::new_generation()))
+            .collect();
         let txn = self
             .db
             .begin_write()
@@ -591,14 +603,14 @@ impl EmbeddedStore {
                 added += u64::from(!existed);
             }
             let mut items = txn.open_table(ITEMS).map_err(table_failed)?;
-            for hour in by_hour.keys() {
+            for (hour, generation) in &generations {
                 items
                     .insert(
                         (
                             keys::generation_partition(hour.day).as_str(),
                             keys::generation_sort(hour).as_str(),
                         ),
-                        (super::new_generation(), None, &[][..]),
+                        (*generation, None, &[][..]),
                     )
                     .map_err(failed)?;
             }
@@ -626,7 +638,47 @@ impl EmbeddedStore {
         };
         txn.set_durability(durability)
             .map_err(|e| self.error("write", e.into()))?;
-        txn.commit().map_err(|e| self.error("write", e.into()))
+        txn.commit().map_err(|e| self.error("write", e.into()))?;
+        // After the commit, so that a generation seen is never ahead of the
+        // blocks a reader finds (see `generations_blocking`).
+        let mut known = self.generations.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(known) = known.as_mut() {
+            known.extend(generations);
+        }
+        Ok(())
+    }
+
+    /// The generations of the hours of `first..=last`, from memory; the
+    /// first call reads them all from the database while holding the lock,
+    /// so that a write committed meanwhile is applied after, never lost.
+    fn generations_blocking(
+        &self,
+        first: Hour,
+        last: Hour,
+    ) -> Result<Vec<(Hour, u64)>, StoreError> {
+        let mut known = self.generations.lock().unwrap_or_else(|p| p.into_inner());
+        if known.is_none() {
+            let all = self.read("read generations", |txn| {
+                let table = txn.open_table(ITEMS)?;
+                let mut all = BTreeMap::new();
+                for entry in table.range(("G#", "")..("G$", ""))? {
+                    let (key, value) = entry?;
+                    let (partition, sort) = key.value();
+                    let (version, _, _) = value.value();
+                    if let Some(hour) = keys::parse_generation(partition, sort)
+                        && version != 0
+                    {
+                        all.insert(hour, version);
+                    }
+                }
+                Ok(all)
+            })?;
+            *known = Some(all);
+        }
+        Ok(known
+            .as_ref()
+            .map(|all| all.range(first..=last).map(|(h, g)| (*h, *g)).collect())
+            .unwrap_or_default())
     }
 
     /// The blocks of a range of one day's partition, as stored items.
@@ -943,6 +995,30 @@ impl EventStore for EmbeddedStore {
                 .await;
         }
         Ok(self.scan_items(range, usize::MAX)?.0)
+    }
+
+    async fn hour_generations(
+        &self,
+        from: &chrono::DateTime<chrono::Utc>,
+        to: &chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(Hour, u64)>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let first = Hour::of(from);
+        let last = Hour::of(&(*to - chrono::Duration::microseconds(1)));
+        let loaded = self
+            .generations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if loaded {
+            return self.generations_blocking(first, last);
+        }
+        self.off_thread("read generations", move |store| {
+            store.generations_blocking(first, last)
+        })
+        .await
     }
 
     async fn get_items(&self, keys: &[(String, String)]) -> Result<Vec<StoredItem>, StoreError> {
