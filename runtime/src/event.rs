@@ -235,6 +235,32 @@ impl EventItem {
     }
 }
 
+/// An event's [`EventSummary`] serialized straight from the event (a page
+/// of events is written without copying every field first); the same JSON.
+pub struct SummaryView<'a>(pub &'a EventItem);
+
+impl Serialize for SummaryView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let e = self.0;
+        let mut out = serializer.serialize_struct("EventSummary", 13)?;
+        out.serialize_field("eventID", &e.event_id)?;
+        out.serialize_field("eventName", &e.event_name)?;
+        out.serialize_field("eventSource", &e.event_source)?;
+        out.serialize_field("eventTime", &e.event_time)?;
+        out.serialize_field("userIdentity_userName", &e.principal)?;
+        out.serialize_field("awsRegion", &e.aws_region)?;
+        out.serialize_field("recipientAccountId", &e.account)?;
+        out.serialize_field("errorCode", &e.error_code)?;
+        out.serialize_field("sessionName", &e.session_name)?;
+        out.serialize_field("sourceIdentity", &e.source_identity)?;
+        out.serialize_field("sourceIPAddress", &e.source_ip)?;
+        out.serialize_field("accessKeyId", &e.access_key_id)?;
+        out.serialize_field("readOnly", &e.read_only)?;
+        out.end()
+    }
+}
+
 /// `U#<principal>`.
 pub fn principal_partition(principal: &str) -> String {
     format!("U#{principal}")
@@ -388,6 +414,23 @@ pub(crate) fn event_from_json(text: String) -> EventItem {
 mod tests {
     use super::*;
     use serde_json::value::RawValue;
+
+    #[test]
+    fn the_summary_view_writes_the_summary() {
+        let full = event_from_json(serde_json::json!({
+            "eventID": "e\"1", "eventTime": "2024-05-01T13:00:02Z", "eventName": "RunInstances",
+            "eventSource": "ec2.amazonaws.com", "awsRegion": "us-east-1", "errorCode": "AccessDenied",
+            "sourceIPAddress": "10.0.0.1", "readOnly": false, "recipientAccountId": "123456789012",
+            "userIdentity": {"type": "IAMUser", "userName": "alice", "accessKeyId": "AKIA1"}
+        }).to_string());
+        let bare = event_from_json(serde_json::json!({"eventID": "e2"}).to_string());
+        for event in [full, bare] {
+            assert_eq!(
+                serde_json::to_string(&SummaryView(&event)).unwrap(),
+                serde_json::to_string(&event.summary()).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn values_too_long_for_a_key_are_cut_and_hashed() {

@@ -26,6 +26,7 @@ pub use context::{HostContext, ResponseDeadline};
 pub use error::ApiError;
 pub use link::PublicBase;
 
+use crate::event::SummaryView;
 use crate::query::{EventQuery, QueryEngine, Route, parse_event_query, parse_stats_query};
 use crate::store::{CatalogKind, EventStore};
 
@@ -194,7 +195,7 @@ async fn events(
     let page = state.engine.page(&query, host.deadline).await?;
     let (body, next_after) = bounded_page(
         &page.events,
-        |event| event.summary(),
+        |event| serde_json::to_vec(&SummaryView(event)).unwrap_or_default(),
         |event| event.sort_key.clone(),
         page.next_after,
     );
@@ -228,16 +229,16 @@ fn json_body(body: Vec<u8>) -> Response {
 /// The JSON array of a page's items (each as `shown`), cut before
 /// [`MAX_PAGE_BYTES`], and where the next page starts (`position` of the last
 /// item sent when cut).
-fn bounded_page<T, S: serde::Serialize>(
+fn bounded_page<T>(
     items: &[T],
-    shown: impl Fn(&T) -> S,
+    json: impl Fn(&T) -> Vec<u8>,
     position: impl Fn(&T) -> Option<String>,
     next_after: Option<String>,
 ) -> (Vec<u8>, Option<String>) {
     let mut body = Vec::with_capacity(items.len() * 400 + 2);
     body.push(b'[');
     for (i, one) in items.iter().enumerate() {
-        let mut item = serde_json::to_vec(&shown(one)).unwrap_or_default();
+        let mut item = json(one);
         if i > 0 && body.len() + item.len() + 2 > MAX_PAGE_BYTES {
             body.push(b']');
             let after = position(&items[i - 1]);
@@ -271,7 +272,7 @@ async fn alerts(
     let page = crate::query::alerts::alert_page(state.store().as_ref(), &query).await?;
     let (body, next_after) = bounded_page(
         &page.alerts,
-        |(_, row)| row.clone(),
+        |(_, row)| serde_json::to_vec(row).unwrap_or_default(),
         |(key, _)| Some(key.clone()),
         page.next_after,
     );
@@ -351,7 +352,12 @@ mod tests {
             })
             .collect();
         let cut = |events: &[crate::event::EventItem], next| {
-            bounded_page(events, |e| e.summary(), |e| e.sort_key.clone(), next)
+            bounded_page(
+                events,
+                |e| serde_json::to_vec(&SummaryView(e)).unwrap_or_default(),
+                |e| e.sort_key.clone(),
+                next,
+            )
         };
         let (body, next) = cut(&events, None);
         assert!(body.len() <= MAX_PAGE_BYTES, "{}", body.len());

@@ -60,9 +60,7 @@ impl Selection<'_> {
         let mut masks: BTreeMap<NaiveDate, u32> = days.iter().map(|d| (*d, u32::MAX)).collect();
         for term in self.terms {
             for (day, mask) in &mut masks {
-                *mask &= rollups
-                    .get(day)
-                    .map_or(0, |r| r.hours_with(term.attribute, &|v| term.accepts(v)));
+                *mask &= rollups.get(day).map_or(0, |r| r.hours_with(term));
             }
         }
         Ok(hours
@@ -79,49 +77,41 @@ impl Selection<'_> {
         // Which blocks: every block of the hour without terms (the hour
         // rollup lists them), else those holding every term's values.
         let rollups = self.rollups.hours_of(hours).await?;
-        let mut wanted: BTreeMap<Hour, Option<BTreeSet<String>>> = hours
-            .iter()
-            .map(|h| {
-                let all = self.terms.is_empty().then(|| {
-                    rollups
-                        .get(h)
-                        .map(|r| r.blocks.iter().cloned().collect())
-                        .unwrap_or_default()
+        let mut keys: Vec<(NaiveDate, String)> = Vec::new();
+        for hour in hours {
+            let Some(rollup) = rollups.get(hour) else {
+                continue;
+            };
+            let mut positions: Option<Vec<u32>> = None;
+            for term in self.terms {
+                let with = rollup.blocks_with(term);
+                positions = Some(match positions {
+                    None => with,
+                    Some(before) => before
+                        .into_iter()
+                        .filter(|p| with.binary_search(p).is_ok())
+                        .collect(),
                 });
-                (*h, all)
-            })
-            .collect();
-        for term in self.terms {
-            for (hour, slot) in &mut wanted {
-                let names: BTreeSet<String> = rollups
-                    .get(hour)
-                    .map(|r| r.blocks_with(term.attribute, &|v| term.accepts(v)))
-                    .unwrap_or_default();
-                *slot = Some(match slot.take() {
-                    None => names,
-                    Some(before) => before.intersection(&names).cloned().collect(),
-                });
+            }
+            match positions {
+                None => keys.extend(rollup.blocks.iter().map(|name| (hour.day, name.clone()))),
+                Some(positions) => keys.extend(
+                    positions
+                        .iter()
+                        .filter_map(|p| rollup.blocks.get(*p as usize))
+                        .map(|name| (hour.day, name.clone())),
+                ),
             }
         }
         // One read for the candidate blocks of every hour.
-        let keys: Vec<(NaiveDate, String)> = wanted
-            .iter()
-            .flat_map(|(hour, names)| {
-                names
-                    .iter()
-                    .flatten()
-                    .map(move |name| (hour.day, name.clone()))
-            })
-            .collect();
-        let mut blocks = self.rollups.blocks(&keys).await?;
-        let mut by_hour: Vec<(Hour, Vec<KeyedBlock>)> = Vec::with_capacity(wanted.len());
-        for hour in wanted.into_keys() {
-            let (mine, rest): (Vec<KeyedBlock>, Vec<KeyedBlock>) =
-                blocks.into_iter().partition(|b| b.key.hour == Some(hour));
-            blocks = rest;
-            by_hour.push((hour, mine));
+        let mut by_hour: BTreeMap<Hour, Vec<KeyedBlock>> =
+            hours.iter().map(|h| (*h, Vec::new())).collect();
+        for block in self.rollups.blocks(&keys).await? {
+            if let Some(mine) = block.key.hour.and_then(|h| by_hour.get_mut(&h)) {
+                mine.push(block);
+            }
         }
-        Ok(by_hour)
+        Ok(by_hour.into_iter().collect())
     }
 
     /// The matching events of some blocks, in the window, ascending by sort key.

@@ -21,7 +21,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 use super::cache::DecodeCache;
-use crate::attribute::Attribute;
+use crate::attribute::{Attribute, Term, Wanted};
 use crate::store::block::{Block, KeyedBlock};
 use crate::store::keys::{self, BlockKey, Hour};
 use crate::store::{EventStore, ItemRange, StoreError, StoredItem};
@@ -75,6 +75,23 @@ pub fn of_attribute<T>(lists: &[Vec<T>], attribute: Attribute) -> &[T] {
         .get(attribute.index())
         .map(Vec::as_slice)
         .unwrap_or_default()
+}
+
+/// The entries of a rollup's value list (ascending by value) that a term
+/// accepts: its values looked up, or every non-empty value.
+fn accepted<'a, T>(
+    values: &'a [(String, u64, T)],
+    term: &'a Term,
+) -> Box<dyn Iterator<Item = &'a (String, u64, T)> + 'a> {
+    match &term.wanted {
+        Wanted::AnyOf(wanted) => Box::new(wanted.iter().filter_map(|value| {
+            values
+                .binary_search_by(|(v, _, _)| v.as_str().cmp(value))
+                .ok()
+                .map(|i| &values[i])
+        })),
+        Wanted::Present => Box::new(values.iter().filter(|(v, _, _)| !v.is_empty())),
+    }
 }
 
 /// A rollup could not be decoded (it is then rebuilt).
@@ -161,18 +178,15 @@ impl HourRollup {
         of_attribute(&self.attributes, attribute)
     }
 
-    /// The sort keys of the blocks holding an accepted value of `attribute`.
-    pub fn blocks_with(
-        &self,
-        attribute: Attribute,
-        accepted: &dyn Fn(&str) -> bool,
-    ) -> BTreeSet<String> {
-        self.values(attribute)
-            .iter()
-            .filter(|(v, _, _)| accepted(v))
-            .flat_map(|(_, _, at)| at.iter())
-            .filter_map(|i| self.blocks.get(*i as usize).cloned())
-            .collect()
+    /// The positions (in [`Self::blocks`]) of the blocks holding a value
+    /// the term accepts, ascending.
+    pub fn blocks_with(&self, term: &Term) -> Vec<u32> {
+        let mut positions: Vec<u32> = accepted(self.values(term.attribute), term)
+            .flat_map(|(_, _, at)| at.iter().copied())
+            .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        positions
     }
 }
 
@@ -225,12 +239,9 @@ impl DayRollup {
         of_attribute(&self.attributes, attribute)
     }
 
-    /// The hours holding an accepted value of `attribute`, as a mask.
-    pub fn hours_with(&self, attribute: Attribute, accepted: &dyn Fn(&str) -> bool) -> u32 {
-        self.values(attribute)
-            .iter()
-            .filter(|(v, _, _)| accepted(v))
-            .fold(0, |mask, (_, _, hours)| mask | hours)
+    /// The hours holding a value the term accepts, as a mask.
+    pub fn hours_with(&self, term: &Term) -> u32 {
+        accepted(self.values(term.attribute), term).fold(0, |mask, (_, _, hours)| mask | hours)
     }
 }
 
@@ -674,14 +685,27 @@ mod tests {
         let back: HourRollup = decode(&encode(&hour)).expect("decodes");
         assert_eq!(back, hour);
         assert_eq!(
-            hour.blocks_with(Attribute::EventName, &|v| v == "y"),
-            BTreeSet::from(["13#b#0".to_owned()])
+            hour.blocks_with(&Term::equals(Attribute::EventName, "y")),
+            [1]
         );
+        let either = Term {
+            attribute: Attribute::EventName,
+            wanted: Wanted::AnyOf(vec!["y".into(), "x".into(), "w".into()]),
+        };
+        assert_eq!(hour.blocks_with(&either), [0, 1]);
         assert!(hour.values(Attribute::Region).is_empty());
         let day = DayRollup::build(vec![(13, 7)], &BTreeMap::from([(13, hour)]));
         assert_eq!(day.total, 3);
-        assert_eq!(day.hours_with(Attribute::EventName, &|v| v == "x"), 1 << 13);
-        assert_eq!(day.hours_with(Attribute::EventName, &|v| v == "z"), 0);
+        assert_eq!(
+            day.hours_with(&Term::equals(Attribute::EventName, "x")),
+            1 << 13
+        );
+        assert_eq!(day.hours_with(&Term::equals(Attribute::EventName, "z")), 0);
+        let present = Term {
+            attribute: Attribute::EventName,
+            wanted: Wanted::Present,
+        };
+        assert_eq!(day.hours_with(&present), 1 << 13);
         assert_eq!(
             day.failed_values(Attribute::EventName),
             [("y".to_owned(), 1)]

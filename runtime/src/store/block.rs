@@ -233,7 +233,10 @@ impl Block {
 
     /// `<time>#<eventID>`, as both indexes sort.
     pub fn sort_key(&self, row: usize) -> String {
-        format!("{}#{}", sortable_micros(self.times[row]), self.ids[row])
+        let mut key = sortable_micros(self.times[row]);
+        key.push('#');
+        key.push_str(&self.ids[row]);
+        key
     }
 
     fn text(&self, reference: u32) -> Option<&str> {
@@ -399,7 +402,7 @@ pub fn sortable_micros(micros: i64) -> String {
 fn canonical(micros: i64) -> String {
     let t = instant(micros);
     if micros.rem_euclid(1_000_000) == 0 {
-        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        crate::time::seconds_text(&t)
     } else {
         crate::time::sortable(&t)
     }
