@@ -49,7 +49,7 @@ fn store_of(n: usize, runtime: &tokio::runtime::Runtime) -> EmbeddedStore {
     let started = Instant::now();
     let store = runtime.block_on(async move {
         let ingestor =
-            Ingestor::new(Arc::new(store.clone()), Default::default()).with_batching(2000);
+            Ingestor::new(Arc::new(store.clone()), Default::default()).with_batching(2000, 8);
         let summary = ingest_folder(&ingestor, &corpus, &FolderOptions::new(8, Some(&store)))
             .await
             .expect("the corpus is readable");

@@ -50,7 +50,8 @@ async fn ingest(files: &[(String, Vec<Value>)], batching: bool) -> (tempfile::Te
     let store = EmbeddedStore::open(&dir.path().join("p.db")).expect("open");
     let mut ingestor = Ingestor::new(Arc::new(store.clone()), Default::default());
     if batching {
-        ingestor = ingestor.with_batching(97);
+        // Every file is spawned at once: all of them may write together.
+        ingestor = ingestor.with_batching(97, files.len());
     }
     let ingestor = Arc::new(ingestor);
     let tasks: Vec<_> = files

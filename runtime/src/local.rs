@@ -108,7 +108,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let rule_count = pipeline.rules.len();
     let mut store = EmbeddedStore::open_with_cache(&options.db, options.cache_bytes)
         .with_context(|| format!("open {}", options.db.display()))?;
-    let ingestor = Ingestor::new(Arc::new(store.clone()), pipeline).with_batching(2000);
+    let ingestor =
+        Ingestor::new(Arc::new(store.clone()), pipeline).with_batching(2000, options.concurrency);
     let mut read_any = false;
     for dir in &options.logs {
         let summary = ingest_folder(

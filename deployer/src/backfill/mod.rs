@@ -201,10 +201,10 @@ pub async fn run(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<Run
         args.until,
         pipeline.skip.prefixes().join(",")
     );
-    let ingestor = Ingestor::new(Arc::clone(&store), pipeline).with_batching(FLUSH_AT);
+    let concurrency = usize::from(args.concurrency);
+    let ingestor = Ingestor::new(Arc::clone(&store), pipeline).with_batching(FLUSH_AT, concurrency);
     let checkpoint = open_checkpoint(args)?;
     let ledger = checkpoint.as_ref().map(|c| c as &dyn FileLedger);
-    let concurrency = usize::from(args.concurrency);
 
     let summary = if let Some(dir) = &args.path {
         let accept = |relative: &str| days.admits_key(relative);

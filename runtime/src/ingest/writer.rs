@@ -113,10 +113,15 @@ impl Ingestor {
         }
     }
 
-    /// Batches the writes of concurrent files together (see [`WriteBatcher`]);
-    /// must be called inside a tokio runtime.
-    pub fn with_batching(mut self, flush_at: usize) -> Ingestor {
-        self.batcher = Some(WriteBatcher::start(Arc::clone(&self.store), flush_at));
+    /// Batches the writes of concurrent files together (see [`WriteBatcher`]):
+    /// `files_at_once` is how many files the caller ingests at once. Must be
+    /// called inside a tokio runtime.
+    pub fn with_batching(mut self, flush_at: usize, files_at_once: usize) -> Ingestor {
+        self.batcher = Some(WriteBatcher::start(
+            Arc::clone(&self.store),
+            flush_at,
+            files_at_once,
+        ));
         self
     }
 
