@@ -1,16 +1,20 @@
 //! Decoded rollups and blocks kept between queries (in `tracker serve`, and
 //! in a warm Lambda container), within a byte budget, oldest dropped first.
-//! An entry is keyed by what makes it current — a rollup by its key (its
-//! recorded generations are checked against the current ones on every use),
-//! a block by its key and its hour's generation — so a stale entry is never
-//! used, only never asked for again.
+//! An entry is keyed by what makes it current — a rollup by its day or hour
+//! (its recorded generations are checked against the current ones on every
+//! use), a block by its day, sort key and its hour's generation — so a stale
+//! entry is never used, only never asked for again. Keys are plain values,
+//! not the stores' key texts: a whole-range query looks up thousands.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
+use chrono::NaiveDate;
+
 use super::rollup::{DayRollup, HourRollup};
-use crate::store::block::Block;
+use crate::store::block::KeyedBlock;
+use crate::store::keys::Hour;
 
 /// The default budget: enough for a year of busy days' rollups.
 pub const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
@@ -59,9 +63,10 @@ impl<K: Clone + Eq + Hash, V> Bounded<K, V> {
 
 /// The engine's cache of decoded rollups and blocks.
 pub struct DecodeCache {
-    days: Mutex<Bounded<(String, String), DayRollup>>,
-    hours: Mutex<Bounded<(String, String), HourRollup>>,
-    blocks: Mutex<Bounded<(String, String, u64), Block>>,
+    days: Mutex<Bounded<NaiveDate, DayRollup>>,
+    hours: Mutex<Bounded<Hour, HourRollup>>,
+    /// By day, sort key and the hour's generation.
+    blocks: Mutex<Bounded<(NaiveDate, String, u64), KeyedBlock>>,
 }
 
 impl Default for DecodeCache {
@@ -81,29 +86,29 @@ impl DecodeCache {
         }
     }
 
-    pub fn day(&self, key: &(String, String)) -> Option<Arc<DayRollup>> {
-        lock(&self.days).get(key)
+    pub fn day(&self, day: NaiveDate) -> Option<Arc<DayRollup>> {
+        lock(&self.days).get(&day)
     }
 
     /// Keeps a decoded day rollup; `weight` is its encoded size (decoded
     /// is a few times larger).
-    pub fn put_day(&self, key: (String, String), rollup: Arc<DayRollup>, weight: usize) {
-        lock(&self.days).put(key, rollup, weight * 4);
+    pub fn put_day(&self, day: NaiveDate, rollup: Arc<DayRollup>, weight: usize) {
+        lock(&self.days).put(day, rollup, weight * 4);
     }
 
-    pub fn hour(&self, key: &(String, String)) -> Option<Arc<HourRollup>> {
-        lock(&self.hours).get(key)
+    pub fn hour(&self, hour: Hour) -> Option<Arc<HourRollup>> {
+        lock(&self.hours).get(&hour)
     }
 
-    pub fn put_hour(&self, key: (String, String), rollup: Arc<HourRollup>, weight: usize) {
-        lock(&self.hours).put(key, rollup, weight * 4);
+    pub fn put_hour(&self, hour: Hour, rollup: Arc<HourRollup>, weight: usize) {
+        lock(&self.hours).put(hour, rollup, weight * 4);
     }
 
-    pub fn block(&self, key: &(String, String, u64)) -> Option<Arc<Block>> {
+    pub fn block(&self, key: &(NaiveDate, String, u64)) -> Option<Arc<KeyedBlock>> {
         lock(&self.blocks).get(key)
     }
 
-    pub fn put_block(&self, key: (String, String, u64), block: Arc<Block>, weight: usize) {
+    pub fn put_block(&self, key: (NaiveDate, String, u64), block: Arc<KeyedBlock>, weight: usize) {
         lock(&self.blocks).put(key, block, weight * 4);
     }
 }

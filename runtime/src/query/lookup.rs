@@ -127,9 +127,9 @@ impl Selection<'_> {
             let Some(resolved) = block.resolve(self.terms) else {
                 continue;
             };
-            for row in 0..block.len() {
+            for row in block.matching_rows(&resolved) {
                 let time = block.time(row);
-                if time < from || time >= to || !block.matches(row, &resolved) {
+                if time < from || time >= to {
                     continue;
                 }
                 if after.is_some_and(|a| block.sort_key(row).as_str() <= a) {

@@ -374,11 +374,7 @@ impl Rollups {
         let mut found: BTreeMap<NaiveDate, Arc<DayRollup>> = BTreeMap::new();
         let mut by_year: BTreeMap<i32, Vec<NaiveDate>> = BTreeMap::new();
         for day in days {
-            if let Some(rollup) = self
-                .cache
-                .day(&keys::day_rollup_key(*day))
-                .filter(|r| self.is_current(*day, r))
-            {
+            if let Some(rollup) = self.cache.day(*day).filter(|r| self.is_current(*day, r)) {
                 found.insert(*day, rollup);
                 continue;
             }
@@ -423,7 +419,7 @@ impl Rollups {
                 (Some(rollup), Some(item)) => {
                     let rollup = Arc::new(rollup);
                     self.cache
-                        .put_day(key, Arc::clone(&rollup), item.value.len());
+                        .put_day(*day, Arc::clone(&rollup), item.value.len());
                     found.insert(*day, rollup);
                 }
                 _ => stale.push(*day),
@@ -457,11 +453,7 @@ impl Rollups {
                 .iter()
                 .fold(0u64, |acc, (h, g)| acc.rotate_left(5) ^ g ^ u64::from(*h));
             let value = encode(rollup.as_ref());
-            self.cache.put_day(
-                (partition.clone(), sort.clone()),
-                Arc::clone(&rollup),
-                value.len(),
-            );
+            self.cache.put_day(day, Arc::clone(&rollup), value.len());
             items.push(StoredItem {
                 partition,
                 sort,
@@ -519,7 +511,7 @@ impl Rollups {
             };
             match self
                 .cache
-                .hour(&keys::hour_rollup_key(hour))
+                .hour(*hour)
                 .filter(|r| r.generation == generation)
             {
                 Some(rollup) => {
@@ -553,7 +545,7 @@ impl Rollups {
                 (Some(rollup), Some(item)) => {
                     let rollup = Arc::new(rollup);
                     self.cache
-                        .put_hour(key, Arc::clone(&rollup), item.value.len());
+                        .put_hour(hour, Arc::clone(&rollup), item.value.len());
                     found.insert(hour, rollup);
                 }
                 _ => stale.push((hour, generation)),
@@ -577,11 +569,7 @@ impl Rollups {
             let (partition, sort) = keys::hour_rollup_key(&hour);
             let value = encode(&rollup);
             let rollup = Arc::new(rollup);
-            self.cache.put_hour(
-                (partition.clone(), sort.clone()),
-                Arc::clone(&rollup),
-                value.len(),
-            );
+            self.cache.put_hour(hour, Arc::clone(&rollup), value.len());
             items.push(StoredItem {
                 partition,
                 sort,
@@ -619,14 +607,12 @@ impl Rollups {
         let mut blocks = Vec::with_capacity(wanted.len());
         let mut keys: Vec<(String, String)> = Vec::new();
         for (day, sort) in wanted {
-            let partition = keys::block_partition(*day);
-            let cached = BlockKey::parse(&partition, sort).and_then(|key| {
-                let block = self.cache.block(&self.block_cache_key(&key, sort))?;
-                Some(KeyedBlock { key, block })
-            });
-            match cached {
-                Some(keyed) => blocks.push(keyed),
-                None => keys.push((partition, sort.clone())),
+            let generation = keys::block_hour(*day, sort)
+                .and_then(|hour| self.generation_of(&hour))
+                .unwrap_or(0);
+            match self.cache.block(&(*day, sort.clone(), generation)) {
+                Some(keyed) => blocks.push(KeyedBlock::clone(&keyed)),
+                None => keys.push((keys::block_partition(*day), sort.clone())),
             }
         }
         if !keys.is_empty() {
@@ -638,12 +624,6 @@ impl Rollups {
         Ok(blocks)
     }
 
-    /// A block's key in the cache: its key and its hour's generation.
-    fn block_cache_key(&self, key: &BlockKey, sort: &str) -> (String, String, u64) {
-        let generation = key.hour.and_then(|h| self.generation_of(&h)).unwrap_or(0);
-        (key.partition(), sort.to_owned(), generation)
-    }
-
     fn decode_block(&self, item: &StoredItem) -> Result<KeyedBlock, StoreError> {
         let corrupt = |message: String| StoreError::Corrupt {
             store: self.store.describe(),
@@ -653,12 +633,16 @@ impl Rollups {
         let key = BlockKey::parse(&item.partition, &item.sort)
             .ok_or_else(|| corrupt("not a block key".into()))?;
         let block = Arc::new(Block::decode(&item.value).map_err(|e| corrupt(e.to_string()))?);
-        self.cache.put_block(
-            self.block_cache_key(&key, &item.sort),
-            Arc::clone(&block),
-            item.value.len(),
-        );
-        Ok(KeyedBlock { key, block })
+        let keyed = KeyedBlock { key, block };
+        if let Some(hour) = keyed.key.hour {
+            let generation = self.generation_of(&hour).unwrap_or(0);
+            self.cache.put_block(
+                (hour.day, item.sort.clone(), generation),
+                Arc::new(keyed.clone()),
+                item.value.len(),
+            );
+        }
+        Ok(keyed)
     }
 }
 

@@ -291,6 +291,7 @@ impl Block {
                 };
                 Some(ResolvedTerm {
                     attribute: term.attribute,
+                    column: SINGLE.iter().position(|a| *a == term.attribute),
                     wanted,
                 })
             })
@@ -300,12 +301,59 @@ impl Block {
     /// Whether an event passes every resolved term.
     pub fn matches(&self, row: usize, terms: &[ResolvedTerm]) -> bool {
         terms.iter().all(|term| {
+            // A single-valued attribute: one reference, read straight from its column.
+            if let Some(reference) = term.column.and_then(|c| self.columns.get(c)?.get(row)) {
+                return match &term.wanted {
+                    None => *reference != 0,
+                    Some(wanted) => wanted.contains(reference),
+                };
+            }
             let references = self.references(term.attribute, row);
             match &term.wanted {
                 None => !references.is_empty(),
                 Some(wanted) => references.iter().any(|r| wanted.contains(r)),
             }
         })
+    }
+
+    /// The rows passing every resolved term, ascending. A term on a
+    /// single-valued attribute picks its rows from that column in one tight
+    /// pass (a lookup's blocks hold a few matches among many rows); the
+    /// other terms then check only those.
+    pub fn matching_rows(&self, terms: &[ResolvedTerm]) -> Vec<usize> {
+        let first = terms.iter().position(|t| t.column.is_some());
+        let mut rows: Vec<usize> = match first.map(|i| &terms[i]) {
+            Some(ResolvedTerm {
+                column: Some(c),
+                wanted,
+                ..
+            }) => {
+                let column = self.columns.get(*c).map_or(&[][..], Vec::as_slice);
+                match wanted {
+                    Some(wanted) => column
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| wanted.contains(r))
+                        .map(|(row, _)| row)
+                        .collect(),
+                    None => column
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| **r != 0)
+                        .map(|(row, _)| row)
+                        .collect(),
+                }
+            }
+            _ => (0..self.len()).collect(),
+        };
+        if terms.len() > usize::from(first.is_some()) {
+            rows.retain(|row| {
+                terms.iter().enumerate().all(|(i, term)| {
+                    Some(i) == first || self.matches(*row, std::slice::from_ref(term))
+                })
+            });
+        }
+        rows
     }
 
     /// What an event route returns for an event.
@@ -372,6 +420,8 @@ impl Block {
 #[derive(Debug, Clone)]
 pub struct ResolvedTerm {
     attribute: Attribute,
+    /// The attribute's column among the single-valued ones.
+    column: Option<usize>,
     wanted: Option<Vec<u32>>,
 }
 
@@ -478,6 +528,28 @@ mod tests {
         assert!(block.matches(1, &resource) && !block.matches(0, &resource));
         let read_only = terms(vec![Term::equals(Attribute::ReadOnly, "false")]).unwrap();
         assert!(block.matches(1, &read_only));
+
+        // The column pass finds the rows the row-by-row check finds, for
+        // terms on single-valued attributes, on lists, present or not.
+        let cases = [
+            vec![run.clone()],
+            vec![run.clone(), Term::equals(Attribute::ResourceName, "arn:r2")],
+            vec![Term::equals(Attribute::ResourceName, "arn:r2")],
+            vec![Term {
+                attribute: Attribute::ErrorCode,
+                wanted: Wanted::Present,
+            }],
+            vec![Term::equals(Attribute::Principal, "Admin")],
+            vec![],
+        ];
+        for case in cases {
+            let resolved = terms(case.clone()).expect("each case can match");
+            let by_row: Vec<usize> = (0..block.len())
+                .filter(|r| block.matches(*r, &resolved))
+                .collect();
+            assert!(!by_row.is_empty(), "{case:?} matches something");
+            assert_eq!(block.matching_rows(&resolved), by_row, "{case:?}");
+        }
     }
 
     #[test]

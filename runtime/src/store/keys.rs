@@ -197,6 +197,13 @@ pub fn block_hour_prefix(hour: u8) -> String {
     format!("{hour:02}#")
 }
 
+/// The hour of a block of `day` from its sort key (`<HH>#…`), without
+/// parsing the rest.
+pub fn block_hour(day: NaiveDate, sort: &str) -> Option<Hour> {
+    let hour: u8 = sort.split_once('#')?.0.parse().ok()?;
+    (hour < 24).then_some(Hour { day, hour })
+}
+
 /// `G#<YYYY>`: the generations of a year's hours (one range read gives a
 /// whole window's).
 pub fn generation_partition(day: NaiveDate) -> String {
