@@ -329,7 +329,14 @@ impl Block {
                 ..
             }) => {
                 let column = self.columns.get(*c).map_or(&[][..], Vec::as_slice);
-                match wanted {
+                match wanted.as_deref() {
+                    // One wanted value (the usual lookup): a plain comparison.
+                    Some(&[one]) => column
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| **r == one)
+                        .map(|(row, _)| row)
+                        .collect(),
                     Some(wanted) => column
                         .iter()
                         .enumerate()
