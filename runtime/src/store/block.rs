@@ -28,6 +28,25 @@ const SINGLE: [Attribute; 11] = [
     Attribute::SessionName,
 ];
 
+/// An attribute's column in [`SINGLE`] (`None`: a list attribute), by a
+/// match rather than a search: it is asked for every value an answer reads.
+const fn single_column(attribute: Attribute) -> Option<usize> {
+    match attribute {
+        Attribute::Principal => Some(0),
+        Attribute::Service => Some(1),
+        Attribute::EventName => Some(2),
+        Attribute::EventSource => Some(3),
+        Attribute::ErrorCode => Some(4),
+        Attribute::SourceIpAddress => Some(5),
+        Attribute::AccessKeyId => Some(6),
+        Attribute::Region => Some(7),
+        Attribute::Account => Some(8),
+        Attribute::ReadOnly => Some(9),
+        Attribute::SessionName => Some(10),
+        Attribute::ResourceName | Attribute::ResourceType => None,
+    }
+}
+
 /// Format version written first in every encoded block.
 const VERSION: u8 = 1;
 /// zstd level of encoded blocks.
@@ -252,7 +271,7 @@ impl Block {
             Attribute::ResourceName => &self.resource_names[row],
             Attribute::ResourceType => &self.resource_types[row],
             single => {
-                let column = SINGLE.iter().position(|a| *a == single).unwrap_or(0);
+                let column = single_column(single).unwrap_or(0);
                 let reference = &self.columns[column][row];
                 if *reference == 0 {
                     &[]
@@ -291,7 +310,7 @@ impl Block {
                 };
                 Some(ResolvedTerm {
                     attribute: term.attribute,
-                    column: SINGLE.iter().position(|a| *a == term.attribute),
+                    column: single_column(term.attribute),
                     wanted,
                 })
             })
@@ -514,6 +533,20 @@ mod tests {
         assert_eq!(rebuilt.principal, "Admin");
         assert_eq!(rebuilt.session_name.as_deref(), Some("alice"));
         assert_eq!(rebuilt.sort_key, original.sort_key);
+    }
+
+    #[test]
+    fn single_columns_follow_the_single_attributes() {
+        for (column, attribute) in SINGLE.iter().enumerate() {
+            assert_eq!(single_column(*attribute), Some(column), "{attribute:?}");
+        }
+        for attribute in Attribute::ALL {
+            assert_eq!(
+                single_column(attribute).is_some(),
+                SINGLE.contains(&attribute),
+                "{attribute:?}"
+            );
+        }
     }
 
     #[test]
