@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -103,14 +104,44 @@ pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     )
 }
 
-/// A fresh table in the DynamoDB emulator, created as the deployer would.
+/// A fresh table in the DynamoDB emulator, created as the deployer would,
+/// and active with its indexes before it is used.
 pub async fn new_dynamo_store(sdk: &SdkConfig) -> Arc<DynamoStore> {
     let client = dynamodb_client(sdk);
     let table = unique("events");
     tracker_runtime::store::dynamodb::schema::create_table(&client, &table)
         .await
         .expect("create the test table in the DynamoDB emulator");
+    wait_until_active(&client, &table).await;
     Arc::new(DynamoStore::new(client, table))
+}
+
+/// Waits for a table and its indexes to be `ACTIVE`: dynalite moves a new
+/// table there on a timer even with `--createTableMs 0`, and answers queries
+/// on a table still `CREATING` with ResourceNotFoundException (seen in CI
+/// when the machine was busy).
+async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) {
+    use aws_sdk_dynamodb::types::{IndexStatus, TableStatus};
+    for _ in 0..300 {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .ok()
+            .and_then(|d| d.table);
+        let active = described.is_some_and(|t| {
+            t.table_status() == Some(&TableStatus::Active)
+                && t.global_secondary_indexes()
+                    .iter()
+                    .all(|i| i.index_status() == Some(&IndexStatus::Active))
+        });
+        if active {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the test table {table} did not become ACTIVE in the DynamoDB emulator within 30 s");
 }
 
 /// A fresh bucket in moto.
@@ -223,4 +254,27 @@ pub fn enc(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
+}
+
+/// Items whose partition key starts with `prefix` (a test-only Scan).
+pub async fn stored_items(client: &aws_sdk_dynamodb::Client, table: &str, prefix: &str) -> u64 {
+    let mut total = 0;
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .select(Select::Count)
+            .filter_expression("begins_with(pk, :e)")
+            .expression_attribute_values(":e", AttributeValue::S(prefix.into()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        total += page.count() as u64;
+        match page.last_evaluated_key() {
+            Some(key) if !key.is_empty() => start = Some(key.clone()),
+            _ => return total,
+        }
+    }
 }
