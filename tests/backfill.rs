@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use chrono::NaiveDate;
 
 use crate::support::corpus::{facts, sample_files, sample_records};
-use crate::support::{moto_endpoint, new_bucket, new_dynamo_store, s3_client, sdk_config};
+use crate::support::{
+    moto_endpoint, new_bucket, new_dynamo_store, s3_client, sdk_config, stored_items,
+};
 
 /// Runs the tracker binary against moto in `dir` (settings naming `table`).
 fn tracker(dir: &Path, table: &str, args: &[&str]) -> Output {
@@ -63,29 +64,6 @@ fn triage_matches() -> u64 {
         .expect("run tracker alerts");
     assert!(output.status.success(), "{output:?}");
     String::from_utf8_lossy(&output.stdout).lines().count() as u64
-}
-
-/// Items whose partition key starts with `prefix` (a test-only Scan).
-async fn stored_items(client: &aws_sdk_dynamodb::Client, table: &str, prefix: &str) -> u64 {
-    let mut total = 0;
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .select(Select::Count)
-            .filter_expression("begins_with(pk, :e)")
-            .expression_attribute_values(":e", AttributeValue::S(prefix.into()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        total += page.count() as u64;
-        match page.last_evaluated_key() {
-            Some(key) if !key.is_empty() => start = Some(key.clone()),
-            _ => return total,
-        }
-    }
 }
 
 async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) {

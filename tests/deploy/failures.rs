@@ -8,7 +8,6 @@
 //! deletes what is settled and keeps what is not; teardown says how many
 //! are left.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_sdk_s3::types::{
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
     ServerSideEncryptionRule,
@@ -22,7 +21,7 @@ use tracker_deployer::stack;
 use tracker_deployer::teardown as teardown_steps;
 
 use super::support::*;
-use crate::support::{new_bucket, repo_root, s3_client, sdk_config};
+use crate::support::{new_bucket, repo_root, s3_client, sdk_config, stored_items};
 
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
@@ -117,19 +116,6 @@ fn failure_record(payload: serde_json::Value) -> String {
     .to_string()
 }
 
-async fn stored_events(client: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
-    client
-        .scan()
-        .table_name(table)
-        .select(Select::Count)
-        .filter_expression("begins_with(pk, :e)")
-        .expression_attribute_values(":e", AttributeValue::S("E#".into()))
-        .send()
-        .await
-        .expect("scan the table")
-        .count()
-}
-
 async fn messages_left(sqs: &sqs::Client, url: &str) -> u64 {
     let attributes = sqs
         .get_queue_attributes()
@@ -151,12 +137,12 @@ async fn failed_ingests_are_replayed_from_the_queue() {
     let s3 = s3_client(&sdk);
     let sqs = sqs::Client::new(&sdk);
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let trail = new_bucket(&s3).await;
-    let settings = settings(&trail);
-    let names = Names::new(&settings).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    deploy(&settings, &small_binary(dir.path())).await;
-    std::fs::write(dir.path().join("settings.toml"), settings_toml(&settings)).unwrap();
+    let Deployed {
+        trail,
+        settings,
+        names,
+        dir,
+    } = deployed(&s3).await;
 
     // Three failed invocations: an S3 event for a log file that is there,
     // an EventBridge event for one deleted since, and a message that is
@@ -203,7 +189,7 @@ async fn failed_ingests_are_replayed_from_the_queue() {
 
     // A dry run reads everything and changes nothing.
     let dry = tracker(dir.path(), &["backfill", "--from-failures", "--dry-run"]);
-    assert_eq!(stored_events(&dynamodb, &names.table).await, 0);
+    assert_eq!(stored_items(&dynamodb, &names.table, "E#").await, 0);
     assert_eq!(messages_left(&sqs, &url).await, 3, "{dry:?}");
 
     let replayed = tracker(dir.path(), &["backfill", "--from-failures"]);
@@ -222,7 +208,7 @@ async fn failed_ingests_are_replayed_from_the_queue() {
         "the unreadable message is listed: {stderr}"
     );
     assert!(
-        stored_events(&dynamodb, &names.table).await > 0,
+        stored_items(&dynamodb, &names.table, "E#").await > 0,
         "the log file is ingested"
     );
     assert_eq!(

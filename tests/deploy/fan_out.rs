@@ -15,9 +15,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use serde_json::{Value, json};
-use tracker_deployer::names::Names;
 use tracker_deployer::sdk::{lambda, sqs};
 use tracker_deployer::template::fan_out::{BACKFILL_RECEIVES, visibility_timeout};
 use tracker_runtime::ingest::{handle_queue_event, is_queue_event, queue_event};
@@ -25,7 +23,7 @@ use tracker_runtime::store::DynamoStore;
 
 use super::support::*;
 use crate::support::corpus::{sample_files, sample_records_with_files};
-use crate::support::{ingest_deps, new_bucket, s3_client, sdk_config};
+use crate::support::{ingest_deps, s3_client, sdk_config, stored_items};
 
 /// The part of the sample uploaded: the first log files of one account.
 const UPLOADED: &str = "AWSLogs/974349055189/CloudTrail/";
@@ -53,28 +51,6 @@ async fn attribute(sqs: &sqs::Client, url: &str, name: sqs::types::QueueAttribut
         .unwrap_or_default()
 }
 
-async fn stored_events(client: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
-    let mut count = 0;
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .select(Select::Count)
-            .filter_expression("begins_with(pk, :e)")
-            .expression_attribute_values(":e", AttributeValue::S("E#".into()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan the table");
-        count += page.count();
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return count;
-        }
-    }
-}
-
 /// One message as Lambda's SQS event source delivers it (moto's shape of it).
 fn sqs_event(message: &sqs::types::Message, queue_arn: &str) -> Value {
     json!({"Records": [{
@@ -98,12 +74,12 @@ async fn fans_out_through_the_stacks_queue() {
     let sqs = sqs::Client::new(&sdk);
     let lambda = lambda::Client::new(&sdk);
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let trail = new_bucket(&s3).await;
-    let settings = settings(&trail);
-    let names = Names::new(&settings).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    deploy(&settings, &small_binary(dir.path())).await;
-    std::fs::write(dir.path().join("settings.toml"), settings_toml(&settings)).unwrap();
+    let Deployed {
+        trail,
+        settings,
+        names,
+        dir,
+    } = deployed(&s3).await;
 
     // The stack's work queue, its dead-letter queue and the mapping.
     let url = queue_url(&sqs, &names.backfill_queue).await;
@@ -262,7 +238,7 @@ async fn fans_out_through_the_stacks_queue() {
     );
     assert_eq!(invocations, messages + BACKFILL_RECEIVES as usize);
     assert_eq!(
-        stored_events(&dynamodb, &names.table).await as usize,
+        stored_items(&dynamodb, &names.table, "E#").await as usize,
         event_ids.len(),
         "every record of the queued files, once"
     );

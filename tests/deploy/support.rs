@@ -407,6 +407,31 @@ pub fn tracker(dir: &Path, args: &[&str]) -> Output {
     output
 }
 
+/// A stack deployed for a new trail bucket, its settings also written to
+/// `dir/settings.toml` for runs of the built binary there.
+pub struct Deployed {
+    pub trail: String,
+    pub settings: Settings,
+    pub names: tracker_deployer::names::Names,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn deployed(s3: &aws_sdk_s3::Client) -> Deployed {
+    let trail = new_bucket(s3).await;
+    let settings = settings(&trail);
+    let names = tracker_deployer::names::Names::new(&settings).expect("names of the test stack");
+    let dir = tempfile::tempdir().expect("temp dir");
+    deploy(&settings, &small_binary(dir.path())).await;
+    std::fs::write(dir.path().join("settings.toml"), settings_toml(&settings))
+        .expect("write settings.toml");
+    Deployed {
+        trail,
+        settings,
+        names,
+        dir,
+    }
+}
+
 /// The settings as TOML, for the built binary's `settings.toml`.
 pub fn settings_toml(settings: &Settings) -> String {
     let mut text = format!(
