@@ -26,6 +26,8 @@ pub fn sortable(instant: &DateTime<Utc>) -> String {
 /// formatting parses its format on every call.
 pub fn seconds_text(instant: &DateTime<Utc>) -> String {
     use chrono::Timelike;
+    // The naive UTC time: a `DateTime`'s accessors each add its offset first.
+    let instant = instant.naive_utc();
     let mut text = String::with_capacity(27);
     push_digits(&mut text, instant.year().clamp(0, 9999) as u32, 4);
     text.push('-');
