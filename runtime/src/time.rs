@@ -13,35 +13,46 @@ pub fn parse_event_time(text: &str) -> Option<DateTime<Utc>> {
 
 /// The fixed-width sortable form: `2014-09-27T14:00:00.000000Z` (27 chars).
 pub fn sortable(instant: &DateTime<Utc>) -> String {
-    let mut text = seconds_text(instant);
+    let mut text = String::with_capacity(27);
+    push_sortable(&mut text, instant);
+    text
+}
+
+/// Appends the sortable form to `text` (a sort key is it, `#` and an id,
+/// made in one allocation).
+pub fn push_sortable(text: &mut String, instant: &DateTime<Utc>) {
+    push_seconds(text, instant);
     text.pop();
     text.push('.');
-    push_digits(&mut text, instant.timestamp_subsec_micros().min(999_999), 6);
+    push_digits(text, instant.timestamp_subsec_micros().min(999_999), 6);
     text.push('Z');
-    text
 }
 
 /// `2014-09-27T14:00:00Z`: whole seconds (what CloudTrail writes). Written
 /// digit by digit: queries make one per event they return, and chrono's
 /// formatting parses its format on every call.
 pub fn seconds_text(instant: &DateTime<Utc>) -> String {
+    let mut text = String::with_capacity(20);
+    push_seconds(&mut text, instant);
+    text
+}
+
+fn push_seconds(text: &mut String, instant: &DateTime<Utc>) {
     use chrono::Timelike;
     // The naive UTC time: a `DateTime`'s accessors each add its offset first.
     let instant = instant.naive_utc();
-    let mut text = String::with_capacity(27);
-    push_digits(&mut text, instant.year().clamp(0, 9999) as u32, 4);
+    push_digits(text, instant.year().clamp(0, 9999) as u32, 4);
     text.push('-');
-    push_digits(&mut text, instant.month(), 2);
+    push_digits(text, instant.month(), 2);
     text.push('-');
-    push_digits(&mut text, instant.day(), 2);
+    push_digits(text, instant.day(), 2);
     text.push('T');
-    push_digits(&mut text, instant.hour(), 2);
+    push_digits(text, instant.hour(), 2);
     text.push(':');
-    push_digits(&mut text, instant.minute(), 2);
+    push_digits(text, instant.minute(), 2);
     text.push(':');
-    push_digits(&mut text, instant.second().min(59), 2);
+    push_digits(text, instant.second().min(59), 2);
     text.push('Z');
-    text
 }
 
 /// `value` in `width` decimal digits, zero-padded (width at most 6).

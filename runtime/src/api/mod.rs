@@ -195,7 +195,7 @@ async fn events(
     let page = state.engine.page(&query, host.deadline).await?;
     let (body, next_after) = bounded_page(
         &page.events,
-        |event| serde_json::to_vec(&SummaryView(event)).unwrap_or_default(),
+        |out, event| serde_json::to_writer(out, &SummaryView(event)),
         |event| event.sort_key.clone(),
         page.next_after,
     );
@@ -226,28 +226,33 @@ fn json_body(body: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// The JSON array of a page's items (each as `shown`), cut before
+/// The JSON array of a page's items (each as `write` writes it), cut before
 /// [`MAX_PAGE_BYTES`], and where the next page starts (`position` of the last
-/// item sent when cut).
+/// item sent when cut). Items are written straight into the body.
 fn bounded_page<T>(
     items: &[T],
-    json: impl Fn(&T) -> Vec<u8>,
+    write: impl Fn(&mut Vec<u8>, &T) -> serde_json::Result<()>,
     position: impl Fn(&T) -> Option<String>,
     next_after: Option<String>,
 ) -> (Vec<u8>, Option<String>) {
     let mut body = Vec::with_capacity(items.len() * 400 + 2);
     body.push(b'[');
     for (i, one) in items.iter().enumerate() {
-        let mut item = json(one);
-        if i > 0 && body.len() + item.len() + 2 > MAX_PAGE_BYTES {
+        let before = body.len();
+        if i > 0 {
+            body.push(b',');
+        }
+        if write(&mut body, one).is_err() {
+            // Not for the types shown here; an item that cannot be written is left out whole.
+            body.truncate(before);
+            continue;
+        }
+        if i > 0 && body.len() + 1 > MAX_PAGE_BYTES {
+            body.truncate(before);
             body.push(b']');
             let after = position(&items[i - 1]);
             return (body, after.or(next_after));
         }
-        if i > 0 {
-            body.push(b',');
-        }
-        body.append(&mut item);
     }
     body.push(b']');
     (body, next_after)
@@ -272,7 +277,7 @@ async fn alerts(
     let page = crate::query::alerts::alert_page(state.store().as_ref(), &query).await?;
     let (body, next_after) = bounded_page(
         &page.alerts,
-        |(_, row)| serde_json::to_vec(row).unwrap_or_default(),
+        |out, (_, row)| serde_json::to_writer(out, row),
         |(key, _)| Some(key.clone()),
         page.next_after,
     );
@@ -354,7 +359,7 @@ mod tests {
         let cut = |events: &[crate::event::EventItem], next| {
             bounded_page(
                 events,
-                |e| serde_json::to_vec(&SummaryView(e)).unwrap_or_default(),
+                |out, e| serde_json::to_writer(out, &SummaryView(e)),
                 |e| e.sort_key.clone(),
                 next,
             )

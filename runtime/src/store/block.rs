@@ -252,7 +252,8 @@ impl Block {
 
     /// `<time>#<eventID>`, as both indexes sort.
     pub fn sort_key(&self, row: usize) -> String {
-        let mut key = sortable_micros(self.times[row]);
+        let mut key = String::with_capacity(28 + self.ids[row].len());
+        crate::time::push_sortable(&mut key, &instant(self.times[row]));
         key.push('#');
         key.push_str(&self.ids[row]);
         key
