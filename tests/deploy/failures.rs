@@ -133,16 +133,16 @@ async fn messages_left(sqs: &sqs::Client, url: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_ingests_are_replayed_from_the_queue() {
-    let sdk = sdk_config().await;
-    let s3 = s3_client(&sdk);
-    let sqs = sqs::Client::new(&sdk);
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let Deployed {
+        sdk,
+        s3,
+        sqs,
+        dynamodb,
         trail,
         settings,
         names,
         dir,
-    } = deployed(&s3).await;
+    } = deployed().await;
 
     // Three failed invocations: an S3 event for a log file that is there,
     // an EventBridge event for one deleted since, and a message that is

@@ -23,7 +23,7 @@ use tracker_runtime::store::DynamoStore;
 
 use super::support::*;
 use crate::support::corpus::{sample_files, sample_records_with_files};
-use crate::support::{ingest_deps, s3_client, sdk_config, stored_items};
+use crate::support::{ingest_deps, stored_items};
 
 /// The part of the sample uploaded: the first log files of one account.
 const UPLOADED: &str = "AWSLogs/974349055189/CloudTrail/";
@@ -69,17 +69,17 @@ fn sqs_event(message: &sqs::types::Message, queue_arn: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fans_out_through_the_stacks_queue() {
-    let sdk = sdk_config().await;
-    let s3 = s3_client(&sdk);
-    let sqs = sqs::Client::new(&sdk);
-    let lambda = lambda::Client::new(&sdk);
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let Deployed {
+        sdk,
+        s3,
+        sqs,
+        dynamodb,
         trail,
         settings,
         names,
         dir,
-    } = deployed(&s3).await;
+    } = deployed().await;
+    let lambda = lambda::Client::new(&sdk);
 
     // The stack's work queue, its dead-letter queue and the mapping.
     let url = queue_url(&sqs, &names.backfill_queue).await;

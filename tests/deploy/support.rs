@@ -408,16 +408,23 @@ pub fn tracker(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// A stack deployed for a new trail bucket, its settings also written to
-/// `dir/settings.toml` for runs of the built binary there.
+/// `dir/settings.toml` for runs of the built binary there, and clients of
+/// what the tests read.
 pub struct Deployed {
+    pub sdk: aws_config::SdkConfig,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
     pub trail: String,
     pub settings: Settings,
     pub names: tracker_deployer::names::Names,
     pub dir: tempfile::TempDir,
 }
 
-pub async fn deployed(s3: &aws_sdk_s3::Client) -> Deployed {
-    let trail = new_bucket(s3).await;
+pub async fn deployed() -> Deployed {
+    let sdk = sdk_config().await;
+    let s3 = crate::support::s3_client(&sdk);
+    let trail = new_bucket(&s3).await;
     let settings = settings(&trail);
     let names = tracker_deployer::names::Names::new(&settings).expect("names of the test stack");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -425,6 +432,10 @@ pub async fn deployed(s3: &aws_sdk_s3::Client) -> Deployed {
     std::fs::write(dir.path().join("settings.toml"), settings_toml(&settings))
         .expect("write settings.toml");
     Deployed {
+        sqs: sqs::Client::new(&sdk),
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        sdk,
+        s3,
         trail,
         settings,
         names,

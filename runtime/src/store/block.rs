@@ -321,13 +321,6 @@ impl Block {
     /// Whether an event passes every resolved term.
     pub fn matches(&self, row: usize, terms: &[ResolvedTerm]) -> bool {
         terms.iter().all(|term| {
-            // A single-valued attribute: one reference, read straight from its column.
-            if let Some(reference) = term.column.and_then(|c| self.columns.get(c)?.get(row)) {
-                return match &term.wanted {
-                    None => *reference != 0,
-                    Some(wanted) => wanted.contains(reference),
-                };
-            }
             let references = self.references(term.attribute, row);
             match &term.wanted {
                 None => !references.is_empty(),
@@ -351,24 +344,9 @@ impl Block {
                 let column = self.columns.get(*c).map_or(&[][..], Vec::as_slice);
                 match wanted.as_deref() {
                     // One wanted value (the usual lookup): a plain comparison.
-                    Some(&[one]) => column
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| **r == one)
-                        .map(|(row, _)| row)
-                        .collect(),
-                    Some(wanted) => column
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| wanted.contains(r))
-                        .map(|(row, _)| row)
-                        .collect(),
-                    None => column
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| **r != 0)
-                        .map(|(row, _)| row)
-                        .collect(),
+                    Some(&[one]) => rows_where(column, |r| r == one),
+                    Some(wanted) => rows_where(column, |r| wanted.contains(&r)),
+                    None => rows_where(column, |r| r != 0),
                 }
             }
             _ => (0..self.len()).collect(),
@@ -466,13 +444,19 @@ fn time_of(event: &EventItem) -> Option<i64> {
     Some(time.timestamp_micros())
 }
 
-fn instant(micros: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default()
+/// The rows whose reference in `column` is accepted, ascending (generic, so
+/// each test compiles into its own tight loop).
+fn rows_where(column: &[u32], accept: impl Fn(u32) -> bool) -> Vec<usize> {
+    column
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| accept(**r))
+        .map(|(row, _)| row)
+        .collect()
 }
 
-/// The fixed-width sortable form of a time in microseconds.
-pub fn sortable_micros(micros: i64) -> String {
-    crate::time::sortable(&instant(micros))
+fn instant(micros: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default()
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, or with the fraction when there is one.
