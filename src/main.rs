@@ -7,12 +7,14 @@
 
 mod alerts;
 mod cli;
+mod memory;
 
 use std::process::ExitCode;
 
 use tracker_runtime::config::{HANDLER_VAR, Handler};
 
 fn main() -> ExitCode {
+    memory::limit_malloc_arenas();
     match std::env::var(HANDLER_VAR) {
         Ok(handler) => run_lambda(&handler),
         Err(_) => cli::main(),

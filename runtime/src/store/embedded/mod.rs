@@ -6,7 +6,9 @@
 //!   ([`packs`]): every event is stored once, its record compressed with its
 //!   hour's neighbours;
 //! - an event id maps to its hour through a small index (a 64-bit hash of
-//!   the id → the hour and the file it came from), for `/events/{id}`;
+//!   the id → the hour and the file it came from), for `/events/{id}`; the
+//!   ids of recent writes wait in memory and enter the index together, in
+//!   key order, with the next durable commit ([`PendingIds`]);
 //! - there are no per-event index entries: every event query is answered
 //!   from blocks and rollups (the store has no partitions), which is what
 //!   keeps the file a small multiple of the gzip'd logs;
@@ -78,6 +80,23 @@ const EVENT_IDS: TableDefinition<(u64, u32, u64), ()> = TableDefinition::new("ev
 fn id_range(hash: u64) -> std::ops::RangeInclusive<(u64, u32, u64)> {
     (hash, 0, 0)..=(hash, u32::MAX, u64::MAX)
 }
+/// Inserts ids into the id index in key order (neighbours share a page).
+fn insert_ids(
+    table: &mut redb::Table<(u64, u32, u64), ()>,
+    pending: &PendingIds,
+    more: &PendingIds,
+) -> Result<(), redb::StorageError> {
+    let mut keys: Vec<(u64, u32, u64)> = pending
+        .iter()
+        .chain(more)
+        .map(|(&hash, &(hour, source))| (hash, hour, source))
+        .collect();
+    keys.sort_unstable();
+    for key in keys {
+        table.insert(key, ())?;
+    }
+    Ok(())
+}
 /// Events without a usable time (in no hour): id → compressed record.
 const TIMELESS: TableDefinition<&str, &[u8]> = TableDefinition::new("timeless");
 /// The number of events stored, in `META`.
@@ -86,6 +105,17 @@ const EVENT_COUNT: &str = "events";
 /// the pages a write frees once a commit is durable: every this many writes,
 /// one is, so rewritten hour packs do not grow the file for the whole run.
 const DURABLE_EVERY: u64 = 32;
+
+/// Event ids written since the last durable commit: hash → (hour index,
+/// source number), as the id index keeps them.
+///
+/// Writing each batch's ids into the index straight away changed one leaf
+/// page per event (the hashes are random), ~40 % of a backfill's store
+/// CPU. They are instead kept here and inserted in key order by the next
+/// durable commit (every [`DURABLE_EVERY`] writes, and [`EmbeddedStore::flush`]).
+/// A crash loses the writes after the last durable commit, and with them
+/// exactly these ids: the index on disk always covers the packs on disk.
+type PendingIds = HashMap<u64, (u32, u64)>;
 
 /// The space one table takes (see [`EmbeddedStore::space`]).
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +143,8 @@ pub struct EmbeddedStore {
     /// current by this process's writes (redb lets one process open the
     /// file): a query reads one per hour of its window. None until asked.
     generations: Arc<Mutex<Option<BTreeMap<Hour, u64>>>>,
+    /// Ids not yet in the id index (see [`PendingIds`]).
+    pending_ids: Arc<Mutex<PendingIds>>,
 }
 
 /// The rollups kept in memory, oldest dropped first past a byte budget.
@@ -193,6 +225,7 @@ impl EmbeddedStore {
             })),
             writes: Arc::default(),
             generations: Arc::default(),
+            pending_ids: Arc::default(),
         };
         store.check_format().map_err(failed)?;
         Ok(store)
@@ -347,6 +380,7 @@ impl EmbeddedStore {
             rollups,
             writes,
             generations,
+            pending_ids: _,
         } = self;
         let db = Arc::try_unwrap(db)
             .map_err(|_| failed("the database is still in use (close the ingest first)".into()))?;
@@ -396,11 +430,23 @@ impl EmbeddedStore {
     pub fn flush(&self) -> Result<(), StoreError> {
         let commit = || -> Result<(), redb::Error> {
             let mut txn = self.db.begin_write()?;
+            // After the write lock, as in `write_blocking`.
+            let mut pending = self.pending_ids();
             txn.set_durability(Durability::Immediate)?;
+            insert_ids(
+                &mut txn.open_table(EVENT_IDS)?,
+                &pending,
+                &PendingIds::new(),
+            )?;
             txn.commit()?;
+            pending.clear();
             Ok(())
         };
         commit().map_err(|e| self.error("flush", e))
+    }
+
+    fn pending_ids(&self) -> std::sync::MutexGuard<'_, PendingIds> {
+        self.pending_ids.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn error(&self, operation: &'static str, error: redb::Error) -> StoreError {
@@ -515,10 +561,19 @@ impl EmbeddedStore {
             .keys()
             .map(|hour| (*hour, super::new_generation()))
             .collect();
+        let count = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let durable = count % DURABLE_EVERY == DURABLE_EVERY - 1;
         let txn = self
             .db
             .begin_write()
             .map_err(|e| self.error("write", e.into()))?;
+        // Taken after the write lock (as `flush` does): writes are one at a
+        // time anyway, and a reader waits for one write at most.
+        let mut pending = self.pending_ids();
+        // This write's ids that the index has not got yet.
+        let mut new_ids = PendingIds::new();
         let body = || -> Result<(), StoreError> {
             let failed = |e: redb::StorageError| self.error("write", e.into());
             let table_failed = |e: redb::TableError| self.error("write", e.into());
@@ -537,19 +592,27 @@ impl EmbeddedStore {
                 // This write's records: one frame appended after the hour's others.
                 let mut records = Records::default();
                 for write in writes {
-                    let source = source_number(&write.key.source);
+                    let here = (index, source_number(&write.key.source));
                     // Keep an event unless its id is stored from another file
                     // or hour (the first delivery of an event wins).
                     let mut kept: Vec<&EventItem> = Vec::with_capacity(write.events.len());
+                    // The hash of each kept event's id, if the index lacks it.
+                    let mut unindexed: Vec<Option<u64>> = Vec::with_capacity(write.events.len());
                     for event in &write.events {
                         let hash = id_hash(&event.event_id);
-                        let mut elsewhere = false;
-                        for found in ids.range(id_range(hash)).map_err(failed)? {
-                            let (_, at, from) = found.map_err(failed)?.0.value();
-                            elsewhere |= (at, from) != (index, source);
+                        let (mut elsewhere, mut indexed) = (false, false);
+                        if let Some(&at) = new_ids.get(&hash).or_else(|| pending.get(&hash)) {
+                            (elsewhere, indexed) = (at != here, at == here);
+                        } else {
+                            for found in ids.range(id_range(hash)).map_err(failed)? {
+                                let (_, at, from) = found.map_err(failed)?.0.value();
+                                elsewhere |= (at, from) != here;
+                                indexed |= (at, from) == here;
+                            }
                         }
                         if !elsewhere {
                             kept.push(event);
+                            unindexed.push((!indexed).then_some(hash));
                         }
                     }
                     let (block, order) = Block::build_ordered(&kept);
@@ -565,11 +628,9 @@ impl EmbeddedStore {
                             .record_json()
                             .map_err(|e| self.corrupt(event.event_id.clone(), e))?;
                         texts.push(text);
-                        let present = ids
-                            .insert((id_hash(&event.event_id), index, source), ())
-                            .map_err(failed)?
-                            .is_some();
-                        added += u64::from(!present);
+                        if let Some(hash) = unindexed[position] {
+                            added += u64::from(new_ids.insert(hash, here).is_none());
+                        }
                     }
                     summaries.blocks.insert(sort.clone(), block.encode_raw());
                     records.blocks.insert(sort, texts);
@@ -614,6 +675,9 @@ impl EmbeddedStore {
                     )
                     .map_err(failed)?;
             }
+            if durable {
+                insert_ids(&mut ids, &pending, &new_ids).map_err(failed)?;
+            }
             if added > 0 {
                 let mut meta = txn.open_table(META).map_err(table_failed)?;
                 let count: u64 = meta
@@ -628,10 +692,7 @@ impl EmbeddedStore {
         };
         body()?;
         let mut txn = txn;
-        let count = self
-            .writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let durability = if count % DURABLE_EVERY == DURABLE_EVERY - 1 {
+        let durability = if durable {
             Durability::Immediate
         } else {
             Durability::None
@@ -639,6 +700,12 @@ impl EmbeddedStore {
         txn.set_durability(durability)
             .map_err(|e| self.error("write", e.into()))?;
         txn.commit().map_err(|e| self.error("write", e.into()))?;
+        if durable {
+            pending.clear();
+        } else {
+            pending.extend(new_ids);
+        }
+        drop(pending);
         // After the commit, so that a generation seen is never ahead of the
         // blocks a reader finds (see `generations_blocking`).
         let mut known = self.generations.lock().unwrap_or_else(|p| p.into_inner());
@@ -725,6 +792,16 @@ impl EmbeddedStore {
 
     /// Events by id, each with its record (read from its hour's packs).
     fn events_blocking(&self, event_ids: &[String]) -> Result<Vec<EventItem>, StoreError> {
+        // The hours of ids not yet in the index, read before the transaction
+        // begins: an id leaves them only once its durable commit is done, so
+        // each id is seen here or in the transaction.
+        let unindexed: Vec<Option<u32>> = {
+            let pending = self.pending_ids();
+            event_ids
+                .iter()
+                .map(|id| pending.get(&id_hash(id)).map(|&(hour, _)| hour))
+                .collect()
+        };
         let txn = self
             .db
             .begin_read()
@@ -741,7 +818,10 @@ impl EmbeddedStore {
             .map_err(|e| self.error("get events", e.into()))?;
         let mut wanted_by_hour: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
         let mut found = Vec::new();
-        for id in event_ids {
+        for (id, unindexed) in event_ids.iter().zip(unindexed) {
+            if let Some(hour) = unindexed {
+                wanted_by_hour.entry(hour).or_default().insert(id.as_str());
+            }
             if let Some(bytes) = timeless.get(id.as_str()).map_err(failed)? {
                 found.push(
                     timeless_event(id, bytes.value()).map_err(|e| self.corrupt(id.clone(), e))?,
@@ -1220,6 +1300,85 @@ mod tests {
         assert_eq!(memory.items.len(), 2, "the oldest are dropped");
         assert!(memory.bytes <= 250);
         assert!(memory.items.contains_key(&("R#2024".into(), "D#09".into())));
+    }
+
+    /// One file's write of events `ids`, all at 00:00 on 2024-01-01.
+    fn file_write(source: &str, ids: &[&str]) -> WriteBatch {
+        let events: Vec<EventItem> = ids
+            .iter()
+            .map(|id| {
+                let text = format!(r#"{{"eventID":"{id}","eventTime":"2024-01-01T00:00:00Z"}}"#);
+                crate::event::event_from_json(text)
+            })
+            .collect();
+        let time = crate::time::parse_event_time("2024-01-01T00:00:00Z").unwrap();
+        WriteBatch {
+            entries: Vec::new(),
+            blocks: vec![super::super::BlockWrite {
+                key: BlockKey {
+                    hour: Some(Hour::of(&time)),
+                    source: source.into(),
+                    part: 0,
+                },
+                events,
+            }],
+        }
+    }
+
+    fn found(store: &EmbeddedStore, ids: &[&str]) -> Vec<String> {
+        let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let mut found: Vec<String> = store
+            .events_blocking(&ids)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn ids_waiting_for_the_index_still_find_and_deduplicate_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids.db");
+        let store = EmbeddedStore::open(&path).unwrap();
+        store
+            .write_blocking(&file_write("a1", &["e1", "e2"]))
+            .unwrap();
+        assert!(!store.pending_ids().is_empty(), "not yet in the index");
+        assert_eq!(found(&store, &["e1", "e2", "e9"]), ["e1", "e2"]);
+        // Delivered again in another file: not stored twice.
+        store
+            .write_blocking(&file_write("b2", &["e2", "e3"]))
+            .unwrap();
+        assert_eq!(store.event_count().unwrap(), 3);
+        // The same file read again keeps its events.
+        store
+            .write_blocking(&file_write("a1", &["e1", "e2"]))
+            .unwrap();
+        assert_eq!(store.event_count().unwrap(), 3);
+        // Up to a durable write, which puts every waiting id in the index.
+        while store.writes.load(std::sync::atomic::Ordering::Relaxed) % DURABLE_EVERY != 0 {
+            store.write_blocking(&file_write("c3", &["e4"])).unwrap();
+        }
+        assert!(
+            store.pending_ids().is_empty(),
+            "merged by the durable write"
+        );
+        store.write_blocking(&file_write("d4", &["e5"])).unwrap();
+        store.flush().unwrap();
+        assert!(store.pending_ids().is_empty(), "merged by the flush");
+        drop(store);
+        let store = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(store.event_count().unwrap(), 5);
+        assert_eq!(
+            found(&store, &["e1", "e2", "e3", "e4", "e5"]),
+            ["e1", "e2", "e3", "e4", "e5"]
+        );
+        store
+            .write_blocking(&file_write("e5", &["e3", "e6"]))
+            .unwrap();
+        assert_eq!(store.event_count().unwrap(), 6, "e3 is found in the index");
     }
 
     #[test]
