@@ -326,7 +326,7 @@ fn deflate(bytes: &[u8]) -> Vec<u8> {
 
 /// zstd level of many records compressed together (the embedded store's
 /// packs): written once, read often, so more effort than for one record.
-const PACK_LEVEL: i32 = 6;
+const PACK_LEVEL: i32 = 3;
 
 static PACK_DICTIONARY: LazyLock<EncoderDictionary<'static>> =
     LazyLock::new(|| EncoderDictionary::copy(RECORD_DICTIONARY, PACK_LEVEL));

@@ -6,7 +6,7 @@
 //!   ([`packs`]): every event is stored once, its record compressed with its
 //!   hour's neighbours;
 //! - an event id maps to its hour through a small index (a 64-bit hash of
-//!   the id → the hour and the file it came from), for `/events/{id}`; the
+//!   the id → its hour, 12 bytes an event), for `/events/{id}`; the
 //!   ids of recent writes wait in memory and enter the index together, in
 //!   key order, with the next durable commit ([`PendingIds`]);
 //! - there are no per-event index entries: every event query is answered
@@ -24,7 +24,7 @@
 pub mod packs;
 mod values;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -47,8 +47,8 @@ use packs::{Records, Summaries, hour_index};
 
 /// What this release writes; any other database is refused.
 /// (3: the id index is a plain table of fixed-width keys, ~30 % smaller
-/// than the multimap of 2.)
-const FORMAT: &str = "tracker-embedded-3";
+/// than the multimap of 2; 4: its keys lost the file, 20 → 12 bytes.)
+const FORMAT: &str = "tracker-embedded-4";
 /// Memory for redb's page cache and for rollups, each, unless the caller
 /// sets it.
 pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -71,25 +71,59 @@ const SUMMARIES: u8 = 0;
 const RECORDS: u8 = 1;
 /// Largest piece of a pack.
 const PIECE: usize = 1000;
-/// (hash of an event id, hour index, hash of its log file's identity): the
-/// id index, read by the range of a hash. Fixed-width keys and no values
-/// keep it at ~20 bytes per event (a multimap took 29).
-const EVENT_IDS: TableDefinition<(u64, u32, u64), ()> = TableDefinition::new("event_ids");
+/// (hash of an event id, hour index): the id index, read by the range of a
+/// hash. Fixed-width keys and no values keep it at 12 bytes per event. Which
+/// file an id came from is not kept: when it matters (an id met again in
+/// its own hour), the hour's blocks of that file say ([`FileIds`]).
+const EVENT_IDS: TableDefinition<(u64, u32), ()> = TableDefinition::new("event_ids");
 
 /// The id index's keys for the ids of hash `hash`.
-fn id_range(hash: u64) -> std::ops::RangeInclusive<(u64, u32, u64)> {
-    (hash, 0, 0)..=(hash, u32::MAX, u64::MAX)
+fn id_range(hash: u64) -> std::ops::RangeInclusive<(u64, u32)> {
+    (hash, 0)..=(hash, u32::MAX)
 }
+/// The ids an hour's blocks hold from one log file (blocks `<HH>#<source>#<part>`),
+/// read from the hour's summaries the first time they are asked for.
+struct FileIds {
+    prefix: String,
+    ids: Option<HashSet<String>>,
+}
+
+impl FileIds {
+    fn new(key: &BlockKey) -> FileIds {
+        let hour = key.hour.map_or(0, |h| h.hour);
+        FileIds {
+            prefix: format!("{}{}#", keys::block_hour_prefix(hour), key.source),
+            ids: None,
+        }
+    }
+
+    fn contains(&mut self, summaries: &Summaries, id: &str) -> Result<bool, String> {
+        if self.ids.is_none() {
+            let mut ids = HashSet::new();
+            for (_, bytes) in summaries
+                .blocks
+                .range(self.prefix.clone()..)
+                .take_while(|(sort, _)| sort.starts_with(&self.prefix))
+            {
+                let block = Block::decode(bytes).map_err(|e| e.to_string())?;
+                ids.extend((0..block.len()).map(|row| block.event_id(row).to_owned()));
+            }
+            self.ids = Some(ids);
+        }
+        Ok(self.ids.as_ref().is_some_and(|ids| ids.contains(id)))
+    }
+}
+
 /// Inserts ids into the id index in key order (neighbours share a page).
 fn insert_ids(
-    table: &mut redb::Table<(u64, u32, u64), ()>,
+    table: &mut redb::Table<(u64, u32), ()>,
     pending: &PendingIds,
     more: &PendingIds,
 ) -> Result<(), redb::StorageError> {
-    let mut keys: Vec<(u64, u32, u64)> = pending
+    let mut keys: Vec<(u64, u32)> = pending
         .iter()
         .chain(more)
-        .map(|(&hash, &(hour, source))| (hash, hour, source))
+        .map(|(&hash, &(hour, _))| (hash, hour))
         .collect();
     keys.sort_unstable();
     for key in keys {
@@ -107,7 +141,7 @@ const EVENT_COUNT: &str = "events";
 const DURABLE_EVERY: u64 = 32;
 
 /// Event ids written since the last durable commit: hash → (hour index,
-/// source number), as the id index keeps them.
+/// number of the log file).
 ///
 /// Writing each batch's ids into the index straight away changed one leaf
 /// page per event (the hashes are random), ~40 % of a backfill's store
@@ -593,6 +627,7 @@ impl EmbeddedStore {
                 let mut records = Records::default();
                 for write in writes {
                     let here = (index, source_number(&write.key.source));
+                    let mut this_file = FileIds::new(&write.key);
                     // Keep an event unless its id is stored from another file
                     // or hour (the first delivery of an event wins).
                     let mut kept: Vec<&EventItem> = Vec::with_capacity(write.events.len());
@@ -605,9 +640,13 @@ impl EmbeddedStore {
                             (elsewhere, indexed) = (at != here, at == here);
                         } else {
                             for found in ids.range(id_range(hash)).map_err(failed)? {
-                                let (_, at, from) = found.map_err(failed)?.0.value();
-                                elsewhere |= (at, from) != here;
-                                indexed |= (at, from) == here;
+                                let (_, at) = found.map_err(failed)?.0.value();
+                                let mine = at == index
+                                    && this_file
+                                        .contains(&summaries, &event.event_id)
+                                        .map_err(|e| self.corrupt(format!("hour {index}"), e))?;
+                                elsewhere |= !mine;
+                                indexed |= mine;
                             }
                         }
                         if !elsewhere {
@@ -829,7 +868,7 @@ impl EmbeddedStore {
                 continue;
             }
             for entry in ids.range(id_range(id_hash(id))).map_err(failed)? {
-                let (_, hour, _) = entry.map_err(failed)?.0.value();
+                let (_, hour) = entry.map_err(failed)?.0.value();
                 wanted_by_hour.entry(hour).or_default().insert(id.as_str());
             }
         }
@@ -1379,6 +1418,13 @@ mod tests {
             .write_blocking(&file_write("e5", &["e3", "e6"]))
             .unwrap();
         assert_eq!(store.event_count().unwrap(), 6, "e3 is found in the index");
+        // Its own file read again: the index has the ids without their file,
+        // the hour's blocks of that file tell them apart.
+        store
+            .write_blocking(&file_write("a1", &["e1", "e2"]))
+            .unwrap();
+        assert_eq!(store.event_count().unwrap(), 6);
+        assert_eq!(found(&store, &["e1", "e2", "e6"]), ["e1", "e2", "e6"]);
     }
 
     #[test]
