@@ -21,11 +21,11 @@
 //! restart over the same folder reads nothing twice. A database written by
 //! an older release is refused with how to rebuild it.
 
+mod id_filter;
 pub mod packs;
 mod values;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -35,6 +35,8 @@ use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
     TableHandle,
 };
+
+use id_filter::IdFilter;
 
 use super::block::Block;
 use super::keys::{self, BlockKey, Hour};
@@ -179,6 +181,8 @@ pub struct EmbeddedStore {
     generations: Arc<Mutex<Option<BTreeMap<Hour, u64>>>>,
     /// Ids not yet in the id index (see [`PendingIds`]).
     pending_ids: Arc<Mutex<PendingIds>>,
+    /// Which ids a write need not look up (built by the first write).
+    id_filter: Arc<Mutex<Option<IdFilter>>>,
 }
 
 /// The rollups kept in memory, oldest dropped first past a byte budget.
@@ -215,11 +219,10 @@ fn is_rollup(partition: &str) -> bool {
     partition.starts_with("R#")
 }
 
-/// A 64-bit hash of an event id (the id index's key).
+/// A 64-bit hash of an event id (the id index's key): XXH3, whose output
+/// is specified (std's hasher may change between Rust releases).
 fn id_hash(event_id: &str) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    event_id.hash(&mut hasher);
-    hasher.finish()
+    xxhash_rust::xxh3::xxh3_64(event_id.as_bytes())
 }
 
 /// A log file's identity as a number (block sources are 16 hex digits).
@@ -260,6 +263,7 @@ impl EmbeddedStore {
             writes: Arc::default(),
             generations: Arc::default(),
             pending_ids: Arc::default(),
+            id_filter: Arc::default(),
         };
         store.check_format().map_err(failed)?;
         Ok(store)
@@ -415,6 +419,7 @@ impl EmbeddedStore {
             writes,
             generations,
             pending_ids: _,
+            id_filter: _,
         } = self;
         let db = Arc::try_unwrap(db)
             .map_err(|_| failed("the database is still in use (close the ingest first)".into()))?;
@@ -608,6 +613,7 @@ impl EmbeddedStore {
         let mut pending = self.pending_ids();
         // This write's ids that the index has not got yet.
         let mut new_ids = PendingIds::new();
+        let mut id_filter = self.id_filter.lock().unwrap_or_else(|p| p.into_inner());
         let body = || -> Result<(), StoreError> {
             let failed = |e: redb::StorageError| self.error("write", e.into());
             let table_failed = |e: redb::TableError| self.error("write", e.into());
@@ -618,6 +624,17 @@ impl EmbeddedStore {
                     .map_err(failed)?;
             }
             let mut ids = txn.open_table(EVENT_IDS).map_err(table_failed)?;
+            // The first write fills the filter from the index and the
+            // pending ids (half the store's memory setting, the cache the other).
+            if id_filter.is_none() {
+                let mut filter = IdFilter::with_bytes(self.cache_bytes / 2);
+                for key in ids.iter().map_err(failed)? {
+                    filter.insert(key.map_err(failed)?.0.value().0);
+                }
+                pending.keys().for_each(|&hash| filter.insert(hash));
+                *id_filter = Some(filter);
+            }
+            let filter = id_filter.get_or_insert_with(|| IdFilter::with_bytes(0)); // filled above
             let mut packs_table = txn.open_table(PACKS).map_err(table_failed)?;
             let mut added = 0u64;
             for (hour, writes) in &by_hour {
@@ -638,7 +655,7 @@ impl EmbeddedStore {
                         let (mut elsewhere, mut indexed) = (false, false);
                         if let Some(&at) = new_ids.get(&hash).or_else(|| pending.get(&hash)) {
                             (elsewhere, indexed) = (at != here, at == here);
-                        } else {
+                        } else if filter.may_contain(hash) {
                             for found in ids.range(id_range(hash)).map_err(failed)? {
                                 let (_, at) = found.map_err(failed)?.0.value();
                                 let mine = at == index
@@ -669,6 +686,7 @@ impl EmbeddedStore {
                         texts.push(text);
                         if let Some(hash) = unindexed[position] {
                             added += u64::from(new_ids.insert(hash, here).is_none());
+                            filter.insert(hash);
                         }
                     }
                     summaries.blocks.insert(sort.clone(), block.encode_raw());
