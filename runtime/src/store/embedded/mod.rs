@@ -1415,7 +1415,11 @@ mod tests {
             .unwrap();
         assert_eq!(store.event_count().unwrap(), 3);
         // Up to a durable write, which puts every waiting id in the index.
-        while store.writes.load(std::sync::atomic::Ordering::Relaxed) % DURABLE_EVERY != 0 {
+        while !store
+            .writes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(DURABLE_EVERY)
+        {
             store.write_blocking(&file_write("c3", &["e4"])).unwrap();
         }
         assert!(
