@@ -7,8 +7,8 @@
 //!   hour's neighbours;
 //! - an event id maps to its hour through a small index (a 64-bit hash of
 //!   the id → its hour, 12 bytes an event), for `/events/{id}`; the
-//!   ids of recent writes wait in memory and enter the index together, in
-//!   key order, with the next durable commit ([`PendingIds`]);
+//!   ids of recent writes wait in memory (and in a journal table) and enter
+//!   the index together, in key order ([`unindexed`]);
 //! - there are no per-event index entries: every event query is answered
 //!   from blocks and rollups (the store has no partitions), which is what
 //!   keeps the file a small multiple of the gzip'd logs;
@@ -23,6 +23,7 @@
 
 mod id_filter;
 pub mod packs;
+mod unindexed;
 mod values;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -46,11 +47,16 @@ use super::{
 };
 use crate::event::{EventItem, StoredRecord};
 use packs::{Records, Summaries, hour_index};
+use unindexed::{ID_JOURNAL, JournalOnClose, Seen, UnindexedIds, WriteIds};
 
 /// What this release writes; any other database is refused.
 /// (3: the id index is a plain table of fixed-width keys, ~30 % smaller
-/// than the multimap of 2; 4: its keys lost the file, 20 → 12 bytes.)
-const FORMAT: &str = "tracker-embedded-4";
+/// than the multimap of 2; 4: its keys lost the file, 20 → 12 bytes; 5:
+/// ids wait for the index in a journal table, which a release of format 4
+/// would not read. A database of format 4 is read, and marked 5.)
+const FORMAT: &str = "tracker-embedded-5";
+/// The format before the id journal: the same tables less the journal.
+const FORMAT_WITHOUT_JOURNAL: &str = "tracker-embedded-4";
 /// Memory for redb's page cache and for rollups, each, unless the caller
 /// sets it.
 pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -116,23 +122,6 @@ impl FileIds {
     }
 }
 
-/// Inserts ids into the id index in key order (neighbours share a page).
-fn insert_ids(
-    table: &mut redb::Table<(u64, u32), ()>,
-    pending: &PendingIds,
-    more: &PendingIds,
-) -> Result<(), redb::StorageError> {
-    let mut keys: Vec<(u64, u32)> = pending
-        .iter()
-        .chain(more)
-        .map(|(&hash, &(hour, _))| (hash, hour))
-        .collect();
-    keys.sort_unstable();
-    for key in keys {
-        table.insert(key, ())?;
-    }
-    Ok(())
-}
 /// Events without a usable time (in no hour): id → compressed record.
 const TIMELESS: TableDefinition<&str, &[u8]> = TableDefinition::new("timeless");
 /// The number of events stored, in `META`.
@@ -141,17 +130,6 @@ const EVENT_COUNT: &str = "events";
 /// the pages a write frees once a commit is durable: every this many writes,
 /// one is, so rewritten hour packs do not grow the file for the whole run.
 const DURABLE_EVERY: u64 = 32;
-
-/// Event ids written since the last durable commit: hash → (hour index,
-/// number of the log file).
-///
-/// Writing each batch's ids into the index straight away changed one leaf
-/// page per event (the hashes are random), ~40 % of a backfill's store
-/// CPU. They are instead kept here and inserted in key order by the next
-/// durable commit (every [`DURABLE_EVERY`] writes, and [`EmbeddedStore::flush`]).
-/// A crash loses the writes after the last durable commit, and with them
-/// exactly these ids: the index on disk always covers the packs on disk.
-type PendingIds = HashMap<u64, (u32, u64)>;
 
 /// The space one table takes (see [`EmbeddedStore::space`]).
 #[derive(Debug, Clone, Copy)]
@@ -179,10 +157,12 @@ pub struct EmbeddedStore {
     /// current by this process's writes (redb lets one process open the
     /// file): a query reads one per hour of its window. None until asked.
     generations: Arc<Mutex<Option<BTreeMap<Hour, u64>>>>,
-    /// Ids not yet in the id index (see [`PendingIds`]).
-    pending_ids: Arc<Mutex<PendingIds>>,
+    /// Ids not yet in the id index (see [`unindexed`]).
+    unindexed: Arc<Mutex<UnindexedIds>>,
     /// Which ids a write need not look up (built by the first write).
     id_filter: Arc<Mutex<Option<IdFilter>>>,
+    /// Journals the unindexed ids when the last handle goes.
+    journal_on_close: Arc<JournalOnClose>,
 }
 
 /// The rollups kept in memory, oldest dropped first past a byte budget.
@@ -252,8 +232,14 @@ impl EmbeddedStore {
                     "{e}; is another tracker using it, or is it not a tracker database?"
                 ))
             })?;
+        let db = Arc::new(db);
+        let unindexed = Arc::new(Mutex::new(UnindexedIds::with_memory(cache_bytes / 2)));
         let store = EmbeddedStore {
-            db: Arc::new(db),
+            journal_on_close: Arc::new(JournalOnClose {
+                db: Arc::clone(&db),
+                ids: Arc::clone(&unindexed),
+            }),
+            db,
             path: path.to_owned(),
             cache_bytes,
             rollups: Arc::new(Mutex::new(RollupMemory {
@@ -262,10 +248,19 @@ impl EmbeddedStore {
             })),
             writes: Arc::default(),
             generations: Arc::default(),
-            pending_ids: Arc::default(),
+            unindexed,
             id_filter: Arc::default(),
         };
         store.check_format().map_err(failed)?;
+        store
+            .read("read the id journal", |txn| {
+                let journal = txn.open_table(ID_JOURNAL)?;
+                store
+                    .unindexed_ids()
+                    .load(&journal)
+                    .map_err(redb::Error::Corrupted)
+            })
+            .map_err(|e| failed(e.to_string()))?;
         Ok(store)
     }
 
@@ -292,6 +287,13 @@ impl EmbeddedStore {
         drop(txn);
         match format.as_deref() {
             Some(FORMAT) => Ok(()),
+            Some(FORMAT_WITHOUT_JOURNAL) => self
+                .write(|txn| {
+                    txn.open_table(META)?.insert("format", FORMAT)?;
+                    txn.open_table(ID_JOURNAL)?;
+                    Ok(())
+                })
+                .map_err(|e| e.to_string()),
             Some(other) => Err(format!(
                 "it was written in format `{other}`, which this release cannot read; {rebuild}"
             )),
@@ -303,6 +305,7 @@ impl EmbeddedStore {
                     txn.open_table(ITEMS)?;
                     txn.open_table(PACKS)?;
                     txn.open_table(EVENT_IDS)?;
+                    txn.open_table(ID_JOURNAL)?;
                     txn.open_table(TIMELESS)?;
                     Ok(())
                 })
@@ -338,6 +341,7 @@ impl EmbeddedStore {
             add("packs", txn.open_table(PACKS)?.stats()?);
             add("event_ids", txn.open_table(EVENT_IDS)?.stats()?);
             add("timeless", txn.open_table(TIMELESS)?.stats()?);
+            add("id_journal", txn.open_table(ID_JOURNAL)?.stats()?);
             let counts = [
                 txn.open_table(CATALOG)?.len()?,
                 txn.open_table(FILES)?.len()?,
@@ -345,6 +349,7 @@ impl EmbeddedStore {
                 txn.open_table(PACKS)?.len()?,
                 txn.open_table(EVENT_IDS)?.len()?,
                 txn.open_table(TIMELESS)?.len()?,
+                txn.open_table(ID_JOURNAL)?.len()?,
             ];
             for (table, count) in tables.iter_mut().zip(counts) {
                 table.entries = count;
@@ -418,9 +423,12 @@ impl EmbeddedStore {
             rollups,
             writes,
             generations,
-            pending_ids: _,
+            unindexed: _,
             id_filter: _,
+            journal_on_close,
         } = self;
+        // Nothing to journal after the flush; its handle on the database goes.
+        drop(journal_on_close);
         let db = Arc::try_unwrap(db)
             .map_err(|_| failed("the database is still in use (close the ingest first)".into()))?;
         let mut name = path.file_name().unwrap_or_default().to_owned();
@@ -441,6 +449,7 @@ impl EmbeddedStore {
             copy_table(&from, &to, PACKS)?;
             copy_table(&from, &to, TIMELESS)?;
             copy_table(&from, &to, EVENT_IDS)?;
+            copy_table(&from, &to, ID_JOURNAL)?;
             to.commit()?;
             while fresh
                 .compact()
@@ -470,22 +479,22 @@ impl EmbeddedStore {
         let commit = || -> Result<(), redb::Error> {
             let mut txn = self.db.begin_write()?;
             // After the write lock, as in `write_blocking`.
-            let mut pending = self.pending_ids();
+            let mut unindexed = self.unindexed_ids();
             txn.set_durability(Durability::Immediate)?;
-            insert_ids(
+            unindexed.merge(
                 &mut txn.open_table(EVENT_IDS)?,
-                &pending,
-                &PendingIds::new(),
+                &mut txn.open_table(ID_JOURNAL)?,
+                &WriteIds::new(),
             )?;
             txn.commit()?;
-            pending.clear();
+            unindexed.merged();
             Ok(())
         };
         commit().map_err(|e| self.error("flush", e))
     }
 
-    fn pending_ids(&self) -> std::sync::MutexGuard<'_, PendingIds> {
-        self.pending_ids.lock().unwrap_or_else(|p| p.into_inner())
+    fn unindexed_ids(&self) -> std::sync::MutexGuard<'_, UnindexedIds> {
+        self.unindexed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn error(&self, operation: &'static str, error: redb::Error) -> StoreError {
@@ -610,9 +619,13 @@ impl EmbeddedStore {
             .map_err(|e| self.error("write", e.into()))?;
         // Taken after the write lock (as `flush` does): writes are one at a
         // time anyway, and a reader waits for one write at most.
-        let mut pending = self.pending_ids();
+        let mut waiting = self.unindexed_ids();
         // This write's ids that the index has not got yet.
-        let mut new_ids = PendingIds::new();
+        let mut new_ids = WriteIds::new();
+        // A durable commit merges the waiting ids into the index once they
+        // (and at most this write's events) fill the memory they may take.
+        let events: usize = batch.blocks.iter().map(|write| write.events.len()).sum();
+        let merge = durable && waiting.is_full(events);
         let mut id_filter = self.id_filter.lock().unwrap_or_else(|p| p.into_inner());
         let body = || -> Result<(), StoreError> {
             let failed = |e: redb::StorageError| self.error("write", e.into());
@@ -625,13 +638,13 @@ impl EmbeddedStore {
             }
             let mut ids = txn.open_table(EVENT_IDS).map_err(table_failed)?;
             // The first write fills the filter from the index and the
-            // pending ids (half the store's memory setting, the cache the other).
+            // unindexed ids (half the store's memory setting, the cache the other).
             if id_filter.is_none() {
                 let mut filter = IdFilter::with_bytes(self.cache_bytes / 2);
                 for key in ids.iter().map_err(failed)? {
                     filter.insert(key.map_err(failed)?.0.value().0);
                 }
-                pending.keys().for_each(|&hash| filter.insert(hash));
+                waiting.hashes().for_each(|hash| filter.insert(hash));
                 *id_filter = Some(filter);
             }
             let filter = id_filter.get_or_insert_with(|| IdFilter::with_bytes(0)); // filled above
@@ -653,8 +666,19 @@ impl EmbeddedStore {
                     for event in &write.events {
                         let hash = id_hash(&event.event_id);
                         let (mut elsewhere, mut indexed) = (false, false);
-                        if let Some(&at) = new_ids.get(&hash).or_else(|| pending.get(&hash)) {
+                        let seen = match new_ids.get(&hash) {
+                            Some(&(hour, file)) => Some(Seen::Exact(hour, file)),
+                            None => waiting.get(hash),
+                        };
+                        if let Some(Seen::Exact(hour, file)) = seen {
+                            let at = (hour, file);
                             (elsewhere, indexed) = (at != here, at == here);
+                        } else if let Some(Seen::Hour(at)) = seen {
+                            let mine = at == index
+                                && this_file
+                                    .contains(&summaries, &event.event_id)
+                                    .map_err(|e| self.corrupt(format!("hour {index}"), e))?;
+                            (elsewhere, indexed) = (!mine, mine);
                         } else if filter.may_contain(hash) {
                             for found in ids.range(id_range(hash)).map_err(failed)? {
                                 let (_, at) = found.map_err(failed)?.0.value();
@@ -733,7 +757,16 @@ impl EmbeddedStore {
                     .map_err(failed)?;
             }
             if durable {
-                insert_ids(&mut ids, &pending, &new_ids).map_err(failed)?;
+                let mut journal = txn.open_table(ID_JOURNAL).map_err(table_failed)?;
+                if merge {
+                    waiting
+                        .merge(&mut ids, &mut journal, &new_ids)
+                        .map_err(failed)?;
+                } else {
+                    waiting
+                        .write_journal(&mut journal, &new_ids)
+                        .map_err(failed)?;
+                }
             }
             if added > 0 {
                 let mut meta = txn.open_table(META).map_err(table_failed)?;
@@ -757,12 +790,12 @@ impl EmbeddedStore {
         txn.set_durability(durability)
             .map_err(|e| self.error("write", e.into()))?;
         txn.commit().map_err(|e| self.error("write", e.into()))?;
-        if durable {
-            pending.clear();
-        } else {
-            pending.extend(new_ids);
+        match (durable, merge) {
+            (true, true) => waiting.merged(),
+            (true, false) => waiting.journaled(new_ids),
+            (false, _) => waiting.add(new_ids),
         }
-        drop(pending);
+        drop(waiting);
         // After the commit, so that a generation seen is never ahead of the
         // blocks a reader finds (see `generations_blocking`).
         let mut known = self.generations.lock().unwrap_or_else(|p| p.into_inner());
@@ -853,10 +886,10 @@ impl EmbeddedStore {
         // begins: an id leaves them only once its durable commit is done, so
         // each id is seen here or in the transaction.
         let unindexed: Vec<Option<u32>> = {
-            let pending = self.pending_ids();
+            let unindexed = self.unindexed_ids();
             event_ids
                 .iter()
-                .map(|id| pending.get(&id_hash(id)).map(|&(hour, _)| hour))
+                .map(|id| unindexed.hour(id_hash(id)))
                 .collect()
         };
         let txn = self
@@ -972,10 +1005,14 @@ fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
 ) -> Result<(), redb::Error> {
     let source = from.open_table(table)?;
     let mut target = to.open_table(table)?;
+    // Ascending keys through the gap at the end of the new table: redb
+    // builds full pages from the run instead of descending the tree for each.
+    let mut end = target.upper_bound_mut(std::ops::Bound::<K::SelfType<'_>>::Unbounded)?;
     for entry in source.iter()? {
         let (key, value) = entry?;
-        target.insert(key.value(), value.value())?;
+        end.insert_before(key.value(), value.value())?;
     }
+    end.close()?;
     Ok(())
 }
 
@@ -1394,6 +1431,29 @@ mod tests {
         found
     }
 
+    /// Writes until the next durable commit is done.
+    fn write_until_durable(store: &EmbeddedStore, file: &str, id: &str) {
+        while !store
+            .writes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(DURABLE_EVERY)
+        {
+            store.write_blocking(&file_write(file, &[id])).unwrap();
+        }
+    }
+
+    fn journal_entries(store: &EmbeddedStore) -> u64 {
+        store
+            .read("count", |txn| Ok(txn.open_table(ID_JOURNAL)?.len()?))
+            .unwrap()
+    }
+
+    fn index_entries(store: &EmbeddedStore) -> u64 {
+        store
+            .read("count", |txn| Ok(txn.open_table(EVENT_IDS)?.len()?))
+            .unwrap()
+    }
+
     #[test]
     fn ids_waiting_for_the_index_still_find_and_deduplicate_events() {
         let dir = tempfile::tempdir().unwrap();
@@ -1402,7 +1462,7 @@ mod tests {
         store
             .write_blocking(&file_write("a1", &["e1", "e2"]))
             .unwrap();
-        assert!(!store.pending_ids().is_empty(), "not yet in the index");
+        assert_eq!(store.unindexed_ids().len(), 2, "not yet in the index");
         assert_eq!(found(&store, &["e1", "e2", "e9"]), ["e1", "e2"]);
         // Delivered again in another file: not stored twice.
         store
@@ -1414,39 +1474,110 @@ mod tests {
             .write_blocking(&file_write("a1", &["e1", "e2"]))
             .unwrap();
         assert_eq!(store.event_count().unwrap(), 3);
-        // Up to a durable write, which puts every waiting id in the index.
-        while !store
-            .writes
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .is_multiple_of(DURABLE_EVERY)
-        {
-            store.write_blocking(&file_write("c3", &["e4"])).unwrap();
-        }
-        assert!(
-            store.pending_ids().is_empty(),
-            "merged by the durable write"
-        );
-        store.write_blocking(&file_write("d4", &["e5"])).unwrap();
-        store.flush().unwrap();
-        assert!(store.pending_ids().is_empty(), "merged by the flush");
-        drop(store);
-        let store = EmbeddedStore::open(&path).unwrap();
+        // A durable write journals the waiting ids; they stay out of the
+        // index (there is room for many more in memory).
+        write_until_durable(&store, "c3", "e4");
+        assert_eq!(journal_entries(&store), 1);
+        assert_eq!(index_entries(&store), 0);
+        assert_eq!(store.unindexed_ids().len(), 4);
+        // Journaled ids only know their hour: the same file read again is
+        // told apart by the hour's blocks, another file is not stored.
+        store
+            .write_blocking(&file_write("a1", &["e1", "e2"]))
+            .unwrap();
+        store
+            .write_blocking(&file_write("f6", &["e3", "e5"]))
+            .unwrap();
         assert_eq!(store.event_count().unwrap(), 5);
         assert_eq!(
             found(&store, &["e1", "e2", "e3", "e4", "e5"]),
             ["e1", "e2", "e3", "e4", "e5"]
         );
+        // Dropped without a flush: the last handle journals what waits.
+        drop(store);
+        let store = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(store.unindexed_ids().len(), 5, "read back from the journal");
+        assert_eq!(
+            found(&store, &["e1", "e2", "e3", "e4", "e5"]),
+            ["e1", "e2", "e3", "e4", "e5"]
+        );
         store
-            .write_blocking(&file_write("e5", &["e3", "e6"]))
+            .write_blocking(&file_write("g7", &["e4", "e6"]))
             .unwrap();
-        assert_eq!(store.event_count().unwrap(), 6, "e3 is found in the index");
+        assert_eq!(
+            store.event_count().unwrap(),
+            6,
+            "e4 is found in the journal"
+        );
+        // The flush merges everything into the index and empties the journal.
+        store.flush().unwrap();
+        assert!(store.unindexed_ids().is_empty(), "merged by the flush");
+        assert_eq!(journal_entries(&store), 0);
+        assert_eq!(index_entries(&store), 6);
+        drop(store);
+        let store = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(store.event_count().unwrap(), 6);
+        store
+            .write_blocking(&file_write("h8", &["e3", "e7"]))
+            .unwrap();
+        assert_eq!(store.event_count().unwrap(), 7, "e3 is found in the index");
         // Its own file read again: the index has the ids without their file,
         // the hour's blocks of that file tell them apart.
         store
             .write_blocking(&file_write("a1", &["e1", "e2"]))
             .unwrap();
-        assert_eq!(store.event_count().unwrap(), 6);
-        assert_eq!(found(&store, &["e1", "e2", "e6"]), ["e1", "e2", "e6"]);
+        assert_eq!(store.event_count().unwrap(), 7);
+        assert_eq!(found(&store, &["e1", "e2", "e7"]), ["e1", "e2", "e7"]);
+    }
+
+    #[test]
+    fn a_durable_write_merges_the_ids_once_they_fill_their_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        // Room for 2,000 / 2 / 40 = 25 waiting ids.
+        let store = EmbeddedStore::open_with_cache(&dir.path().join("m.db"), 2_000).unwrap();
+        let ids: Vec<String> = (0..30).map(|i| format!("m{i}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        store.write_blocking(&file_write("a1", &ids)).unwrap();
+        write_until_durable(&store, "b2", "n0");
+        assert_eq!(index_entries(&store), 31);
+        assert_eq!(journal_entries(&store), 0);
+        assert!(store.unindexed_ids().is_empty());
+        assert_eq!(found(&store, &["m0", "m29", "n0"]), ["m0", "m29", "n0"]);
+    }
+
+    #[test]
+    fn a_format_4_database_is_read_and_marked_5() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("four.db");
+        let store = EmbeddedStore::open(&path).unwrap();
+        store
+            .write_blocking(&file_write("a1", &["e1", "e2"]))
+            .unwrap();
+        store.flush().unwrap();
+        store
+            .write(|txn| {
+                txn.open_table(META)?
+                    .insert("format", FORMAT_WITHOUT_JOURNAL)?;
+                txn.delete_table(ID_JOURNAL)?;
+                Ok(())
+            })
+            .unwrap();
+        drop(store);
+        let store = EmbeddedStore::open(&path).unwrap();
+        let format = store
+            .read("format", |txn| {
+                Ok(txn
+                    .open_table(META)?
+                    .get("format")?
+                    .map(|v| v.value().to_owned()))
+            })
+            .unwrap();
+        assert_eq!(format.as_deref(), Some(FORMAT));
+        assert_eq!(found(&store, &["e1", "e2"]), ["e1", "e2"]);
+        store
+            .write_blocking(&file_write("b2", &["e2", "e3"]))
+            .unwrap();
+        assert_eq!(store.event_count().unwrap(), 3);
     }
 
     #[test]
