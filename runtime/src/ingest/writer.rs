@@ -6,7 +6,9 @@
 //! alerts its records raised are stored (each once: see [`super::alerts`])
 //! and the new ones reported.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashSet, HashSetExt};
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -5,7 +5,7 @@
 //! id, and what an event route returns. Terms are matched on dictionary
 //! references, so an event is only turned into strings when it is returned.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use serde::{Deserialize, Serialize};
 

@@ -7,7 +7,9 @@
 //! else it is tried on every record. The index only ever leaves out rules
 //! that could not match: evaluation decides the rest.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 use serde_json::Value;
 

@@ -26,7 +26,7 @@ pub mod packs;
 mod unindexed;
 mod values;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -93,7 +93,7 @@ fn id_range(hash: u64) -> std::ops::RangeInclusive<(u64, u32)> {
 /// read from the hour's summaries the first time they are asked for.
 struct FileIds {
     prefix: String,
-    ids: Option<HashSet<String>>,
+    ids: Option<foldhash::HashSet<String>>,
 }
 
 impl FileIds {
@@ -107,7 +107,7 @@ impl FileIds {
 
     fn contains(&mut self, summaries: &Summaries, id: &str) -> Result<bool, String> {
         if self.ids.is_none() {
-            let mut ids = HashSet::new();
+            let mut ids = foldhash::HashSet::default();
             for (_, bytes) in summaries
                 .blocks
                 .range(self.prefix.clone()..)
@@ -484,7 +484,7 @@ impl EmbeddedStore {
             unindexed.merge(
                 &mut txn.open_table(EVENT_IDS)?,
                 &mut txn.open_table(ID_JOURNAL)?,
-                &WriteIds::new(),
+                &WriteIds::default(),
             )?;
             txn.commit()?;
             unindexed.merged();
@@ -621,7 +621,7 @@ impl EmbeddedStore {
         // time anyway, and a reader waits for one write at most.
         let mut waiting = self.unindexed_ids();
         // This write's ids that the index has not got yet.
-        let mut new_ids = WriteIds::new();
+        let mut new_ids = WriteIds::default();
         // A durable commit merges the waiting ids into the index once they
         // (and at most this write's events) fill the memory they may take.
         let events: usize = batch.blocks.iter().map(|write| write.events.len()).sum();
@@ -1511,7 +1511,7 @@ mod tests {
         );
         // The flush merges everything into the index and empties the journal.
         store.flush().unwrap();
-        assert!(store.unindexed_ids().is_empty(), "merged by the flush");
+        assert_eq!(store.unindexed_ids().len(), 0, "merged by the flush");
         assert_eq!(journal_entries(&store), 0);
         assert_eq!(index_entries(&store), 6);
         drop(store);
@@ -1541,7 +1541,7 @@ mod tests {
         write_until_durable(&store, "b2", "n0");
         assert_eq!(index_entries(&store), 31);
         assert_eq!(journal_entries(&store), 0);
-        assert!(store.unindexed_ids().is_empty());
+        assert_eq!(store.unindexed_ids().len(), 0);
         assert_eq!(found(&store, &["m0", "m29", "n0"]), ["m0", "m29", "n0"]);
     }
 

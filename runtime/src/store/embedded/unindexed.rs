@@ -14,9 +14,9 @@
 //! it back. The ids of writes since the last durable commit are lost with a
 //! crash exactly as those writes are.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use foldhash::HashMap;
 use redb::{Database, Durability, ReadableTable, StorageError, TableDefinition};
 
 /// Ids waiting for the index, by durable commit: (commit number) → the ids
@@ -97,10 +97,6 @@ impl UnindexedIds {
 
     pub fn len(&self) -> usize {
         self.fresh.len() + self.journaled.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     pub fn hashes(&self) -> impl Iterator<Item = u64> + '_ {
@@ -196,12 +192,12 @@ impl Drop for JournalOnClose {
         let journal = || -> Result<(), redb::Error> {
             let mut txn = self.db.begin_write()?;
             txn.set_durability(Durability::Immediate)?;
-            ids.write_journal(&mut txn.open_table(ID_JOURNAL)?, &WriteIds::new())?;
+            ids.write_journal(&mut txn.open_table(ID_JOURNAL)?, &WriteIds::default())?;
             txn.commit()?;
             Ok(())
         };
         match journal() {
-            Ok(()) => ids.journaled(WriteIds::new()),
+            Ok(()) => ids.journaled(WriteIds::default()),
             Err(e) => tracing::warn!(
                 "closing the database, {} event ids could not be journaled ({e}): \
                  `/events/{{id}}` may not find those events; `tracker serve --logs` \
@@ -219,9 +215,9 @@ mod tests {
     #[test]
     fn fresh_ids_know_their_file_and_journaled_ones_only_their_hour() {
         let mut ids = UnindexedIds::with_memory(400);
-        ids.add(WriteIds::from([(1, (10, 7))]));
+        ids.add(WriteIds::from_iter([(1, (10, 7))]));
         assert_eq!(ids.get(1), Some(Seen::Exact(10, 7)));
-        ids.journaled(WriteIds::from([(2, (11, 8))]));
+        ids.journaled(WriteIds::from_iter([(2, (11, 8))]));
         assert_eq!(ids.get(1), Some(Seen::Hour(10)));
         assert_eq!(ids.get(2), Some(Seen::Hour(11)));
         assert_eq!(ids.hour(2), Some(11));
@@ -229,6 +225,6 @@ mod tests {
         assert_eq!(ids.len(), 2);
         assert!(!ids.is_full(7) && ids.is_full(8), "room for 10 ids");
         ids.merged();
-        assert!(ids.is_empty());
+        assert_eq!(ids.len(), 0);
     }
 }
