@@ -94,7 +94,7 @@ impl Record {
         Ok(Record::from_fields(fields, text, json))
     }
 
-    fn from_fields(fields: Fields<'_>, text: &str, json: String) -> Record {
+    fn from_fields(mut fields: Fields<'_>, text: &str, json: String) -> Record {
         let owned = |v: &Option<Cow<'_, str>>| v.as_deref().map(str::to_owned);
         let event_time = fields.event_time.as_deref();
         Record {
@@ -117,7 +117,7 @@ impl Record {
             source_identity: owned(&fields.identity.source_identity),
             resource_names: distinct(fields.resources.iter().map(|r| &r.arn)),
             resource_types: distinct(fields.resources.iter().map(|r| &r.kind)),
-            param_names: fields.param_names(),
+            param_names: fields.take_param_names(),
             event_keys_top_level: fields.top_level_event_keys(),
             json,
         }
