@@ -287,8 +287,9 @@ pub struct LocalSettings {
     pub listen: String,
     /// Required in the `x-api-key` header when set.
     pub api_key: Option<String>,
-    /// Memory for the database's page cache, and as much for the rollups
-    /// kept in memory, in MB (what bounds `tracker serve`'s memory).
+    /// Memory for the database's page cache, as much for the rollups kept
+    /// in memory, and half as much each for the id filter and the ids
+    /// waiting for the id index, in MB (what bounds `tracker serve`'s memory).
     pub cache_mb: u32,
 }
 
