@@ -15,7 +15,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = args.next().ok_or(usage)?;
     let uri = args.next().ok_or(usage)?;
     let runs: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(30);
-    let store = tracker_runtime::store::EmbeddedStore::open(std::path::Path::new(&db))?;
+    // `CACHE_MB` as `[local] cache_mb` (default 16).
+    let cache_mb: usize = std::env::var("CACHE_MB")
+        .ok()
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(16);
+    let store = tracker_runtime::store::EmbeddedStore::open_with_cache(
+        std::path::Path::new(&db),
+        cache_mb * 1024 * 1024,
+    )?;
     let app = tracker_runtime::api::router(tracker_runtime::api::ApiState::new(Arc::new(store)));
     let runtime = tokio::runtime::Runtime::new()?;
     let ask = || -> Result<usize, Box<dyn std::error::Error>> {
