@@ -139,7 +139,7 @@ fn read_up_to(
     reader: &mut impl Read,
     buffer: &mut Vec<u8>,
     limit: usize,
-) -> (usize, io::Result<usize>) {
+) -> (usize, io::Result<()>) {
     let mut filled = 0;
     while filled < limit {
         if filled == buffer.len() {
@@ -153,7 +153,7 @@ fn read_up_to(
             Err(e) => return (filled, Err(e)),
         }
     }
-    (filled, Ok(filled))
+    (filled, Ok(()))
 }
 
 thread_local! {
@@ -165,19 +165,19 @@ thread_local! {
 const KEPT_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 
 fn parse_read_text<R: Read, F: FnMut(&RawValue)>(
-    read: io::Result<usize>,
+    read: io::Result<()>,
     text: &[u8],
     reader: R,
     on_record: &mut F,
 ) -> Result<LogShape, ParseError> {
     match read {
         // The text ended before the limit: parse it from memory.
-        Ok(_) if text.len() < IN_MEMORY_LIMIT => {
+        Ok(()) if text.len() < IN_MEMORY_LIMIT => {
             parse_document::<_, _, &RawValue>(serde_json::Deserializer::from_slice(text), on_record)
                 .map_err(ParseError::Json)
         }
         // A large file: go on as a stream, starting with what was read.
-        Ok(_) => {
+        Ok(()) => {
             let stream = io::Cursor::new(text).chain(reader);
             let deserializer =
                 serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, stream));

@@ -666,29 +666,33 @@ impl EmbeddedStore {
                     for event in &write.events {
                         let hash = id_hash(&event.event_id);
                         let (mut elsewhere, mut indexed) = (false, false);
-                        let seen = match new_ids.get(&hash) {
-                            Some(&(hour, file)) => Some(Seen::Exact(hour, file)),
-                            None => waiting.get(hash),
-                        };
-                        if let Some(Seen::Exact(hour, file)) = seen {
-                            let at = (hour, file);
-                            (elsewhere, indexed) = (at != here, at == here);
-                        } else if let Some(Seen::Hour(at)) = seen {
+                        // An id stored in hour `at`, its file unknown: this
+                        // file's own if it is in this hour's blocks of it.
+                        let mut stored_in = |at: u32| -> Result<(), StoreError> {
                             let mine = at == index
                                 && this_file
                                     .contains(&summaries, &event.event_id)
                                     .map_err(|e| self.corrupt(format!("hour {index}"), e))?;
-                            (elsewhere, indexed) = (!mine, mine);
-                        } else if filter.may_contain(hash) {
-                            for found in ids.range(id_range(hash)).map_err(failed)? {
-                                let (_, at) = found.map_err(failed)?.0.value();
-                                let mine = at == index
-                                    && this_file
-                                        .contains(&summaries, &event.event_id)
-                                        .map_err(|e| self.corrupt(format!("hour {index}"), e))?;
-                                elsewhere |= !mine;
-                                indexed |= mine;
+                            elsewhere |= !mine;
+                            indexed |= mine;
+                            Ok(())
+                        };
+                        let seen = match new_ids.get(&hash) {
+                            Some(&(hour, file)) => Some(Seen::Exact(hour, file)),
+                            None => waiting.get(hash),
+                        };
+                        match seen {
+                            Some(Seen::Exact(hour, file)) => {
+                                let at = (hour, file);
+                                (elsewhere, indexed) = (at != here, at == here);
                             }
+                            Some(Seen::Hour(at)) => stored_in(at)?,
+                            None if filter.may_contain(hash) => {
+                                for found in ids.range(id_range(hash)).map_err(failed)? {
+                                    stored_in(found.map_err(failed)?.0.value().1)?;
+                                }
+                            }
+                            None => {}
                         }
                         if !elsewhere {
                             kept.push(event);
