@@ -26,7 +26,7 @@ pub use context::{HostContext, ResponseDeadline};
 pub use error::ApiError;
 pub use link::PublicBase;
 
-use crate::event::SummaryView;
+use crate::query::engine::PageEvent;
 use crate::query::{EventQuery, QueryEngine, Route, parse_event_query, parse_stats_query};
 use crate::store::{CatalogKind, EventStore};
 
@@ -195,8 +195,11 @@ async fn events(
     let page = state.engine.page(&query, host.deadline).await?;
     let (body, next_after) = bounded_page(
         &page.events,
-        |out, event| serde_json::to_writer(out, &SummaryView(event)),
-        |event| event.sort_key.clone(),
+        |out, event| {
+            event.summary().write_json(out);
+            Ok(())
+        },
+        PageEvent::sort_key,
         page.next_after,
     );
     let mut response = json_body(body);
@@ -359,7 +362,7 @@ mod tests {
         let cut = |events: &[crate::event::EventItem], next| {
             bounded_page(
                 events,
-                |out, e| serde_json::to_writer(out, &SummaryView(e)),
+                |out, e| serde_json::to_writer(out, &e.summary()),
                 |e| e.sort_key.clone(),
                 next,
             )

@@ -6,11 +6,12 @@
 //! entry is never used, only never asked for again. Keys are plain values,
 //! not the stores' key texts: a whole-range query looks up thousands.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
+use foldhash::{HashMap, HashMapExt};
 
 use super::rollup::{DayRollup, HourRollup};
 use crate::store::block::KeyedBlock;

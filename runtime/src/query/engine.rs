@@ -28,7 +28,8 @@ use super::params::{EventQuery, Route, StatsQuery};
 use super::rollup::Rollups;
 use super::stats::Tally;
 use crate::attribute::Term;
-use crate::event::{CorruptRecord, EventItem, principal_partition, time_partition};
+use crate::event::{CorruptRecord, EventItem, EventSummary, principal_partition, time_partition};
+use crate::store::block::BlockRow;
 use crate::store::{CatalogKind, EventStore, IndexName, PartitionQuery, StoreError};
 use crate::time;
 
@@ -55,8 +56,41 @@ pub enum QueryError {
 /// One page of events, and where the next page starts when there is one.
 #[derive(Debug)]
 pub struct Page {
-    pub events: Vec<EventItem>,
+    pub events: Vec<PageEvent>,
     pub next_after: Option<String>,
+}
+
+/// An event of a page: read from a partition, or a row of a block (kept
+/// in its block and written from there).
+#[derive(Debug)]
+pub enum PageEvent {
+    Stored(Box<EventItem>),
+    InBlock(BlockRow),
+}
+
+impl PageEvent {
+    pub fn event_id(&self) -> &str {
+        match self {
+            PageEvent::Stored(event) => &event.event_id,
+            PageEvent::InBlock(row) => row.event_id(),
+        }
+    }
+
+    /// Where the next page starts when this event ends one.
+    pub fn sort_key(&self) -> Option<String> {
+        match self {
+            PageEvent::Stored(event) => event.sort_key.clone(),
+            PageEvent::InBlock(row) => Some(row.sort_key()),
+        }
+    }
+
+    /// What an event route returns for it.
+    pub fn summary(&self) -> EventSummary<'_> {
+        match self {
+            PageEvent::Stored(event) => event.summary(),
+            PageEvent::InBlock(row) => row.summary(),
+        }
+    }
 }
 
 /// Partitions of one month (or the single principal partition), merged together.
@@ -215,7 +249,10 @@ impl QueryEngine {
             stopped
         };
         Ok(Page {
-            events: found,
+            events: found
+                .into_iter()
+                .map(|event| PageEvent::Stored(Box::new(event)))
+                .collect(),
             next_after,
         })
     }
@@ -307,12 +344,12 @@ impl QueryEngine {
         .await?;
         let next_after = if found.len() > query.limit {
             found.truncate(query.limit);
-            found.last().and_then(|e| e.sort_key.clone())
+            found.last().map(BlockRow::sort_key)
         } else {
             stopped
         };
         Ok(Page {
-            events: found,
+            events: found.into_iter().map(PageEvent::InBlock).collect(),
             next_after,
         })
     }
@@ -676,7 +713,7 @@ mod tests {
                             "seed {seed}: a lone partition reads what the page needs: {reads:?}"
                         );
                     }
-                    got.extend(page.events.iter().map(|e| e.event_id.clone()));
+                    got.extend(page.events.iter().map(|e| e.event_id().to_owned()));
                     match page.next_after {
                         Some(after) => query.after = Some(after),
                         None => break,

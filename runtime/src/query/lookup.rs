@@ -5,6 +5,7 @@
 //! alone; only the hours a window cuts through are read block by block.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -14,8 +15,7 @@ use super::filter::Filters;
 use super::rollup::{Rollups, of_attribute};
 use super::stats::Tally;
 use crate::attribute::{Attribute, Term, Wanted};
-use crate::event::EventItem;
-use crate::store::block::KeyedBlock;
+use crate::store::block::{BlockRow, KeyedBlock};
 use crate::store::keys::{Hour, day_text};
 
 /// Hours whose blocks are read at once.
@@ -39,9 +39,7 @@ impl Selection<'_> {
     /// The hours that have blocks in the window, ascending, from `start` on.
     fn window_hours(&self, start: &DateTime<Utc>) -> Vec<Hour> {
         self.rollups
-            .hours()
-            .filter(|h| h.end() > *start.max(&self.from) && h.start() < self.to)
-            .collect()
+            .hours_overlapping(start.max(&self.from), &self.to)
     }
 
     /// Of these hours, those that may hold a match: the day rollups of
@@ -114,12 +112,13 @@ impl Selection<'_> {
         Ok(by_hour.into_iter().collect())
     }
 
-    /// The matching events of some blocks, in the window, ascending by sort key.
+    /// The matching events of some blocks, in the window, ascending by sort
+    /// key (time, then id).
     async fn matches(
         &self,
         blocks: &[KeyedBlock],
         after: Option<&str>,
-    ) -> Result<Vec<EventItem>, QueryError> {
+    ) -> Result<Vec<BlockRow>, QueryError> {
         let (from, to) = self.micros();
         let mut found = Vec::new();
         for keyed in blocks {
@@ -135,24 +134,24 @@ impl Selection<'_> {
                 if after.is_some_and(|a| block.sort_key(row).as_str() <= a) {
                     continue;
                 }
-                found.push(block.event(row));
+                found.push(BlockRow::new(Arc::clone(block), row));
             }
         }
-        found.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
-        found.dedup_by(|a, b| a.event_id == b.event_id);
+        found.sort_by(|a, b| (a.time(), a.event_id()).cmp(&(b.time(), b.event_id())));
+        found.dedup_by(|a, b| a.event_id() == b.event_id());
         if self.filters.params.is_empty() || found.is_empty() {
             return Ok(found);
         }
         // The record decides `param`/`value`: read those of the candidates.
-        let ids: Vec<String> = found.iter().map(|e| e.event_id.clone()).collect();
+        let ids: Vec<String> = found.iter().map(|e| e.event_id().to_owned()).collect();
         let stored = self.rollups.store().get_events(&ids).await?;
         let mut passing = BTreeSet::new();
         for event in &stored {
             if self.filters.params_match(event)? {
-                passing.insert(event.event_id.clone());
+                passing.insert(event.event_id.as_str());
             }
         }
-        found.retain(|e| passing.contains(&e.event_id));
+        found.retain(|e| passing.contains(e.event_id()));
         Ok(found)
     }
 
@@ -165,7 +164,7 @@ impl Selection<'_> {
         after: Option<&str>,
         limit: usize,
         deadline: Option<std::time::Instant>,
-    ) -> Result<(Vec<EventItem>, Option<String>), QueryError> {
+    ) -> Result<(Vec<BlockRow>, Option<String>), QueryError> {
         let start = after
             .and_then(|a| a.get(..27))
             .and_then(crate::time::parse_event_time)
@@ -286,12 +285,13 @@ impl Selection<'_> {
                 let mut tally = Tally::default();
                 for (_, blocks) in self.candidate_blocks(&batch).await? {
                     for event in self.matches(&blocks, None).await? {
-                        let Some(day) = event.sort_key.as_deref().and_then(|k| k.get(..10)) else {
+                        let key = event.sort_key();
+                        let Some(day) = key.get(..10) else {
                             continue;
                         };
                         tally.add_day(day, 1);
                         if let Some(by) = by {
-                            for value in by.values(&event).iter() {
+                            for value in event.values(by) {
                                 tally.add_key(value, day, 1);
                             }
                         }

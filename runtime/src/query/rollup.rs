@@ -297,6 +297,19 @@ impl Rollups {
         self.generations.iter().map(|(hour, _)| *hour)
     }
 
+    /// The hours with blocks that overlap `[from, to)`, ascending (one run
+    /// of the ascending hours, found by two searches).
+    pub fn hours_overlapping(&self, from: &DateTime<Utc>, to: &DateTime<Utc>) -> Vec<Hour> {
+        let first = self.generations.partition_point(|(h, _)| h.end() <= *from);
+        let end = self.generations.partition_point(|(h, _)| h.start() < *to);
+        self.generations
+            .get(first..end.max(first))
+            .unwrap_or_default()
+            .iter()
+            .map(|(hour, _)| *hour)
+            .collect()
+    }
+
     /// The days of the window that have blocks, ascending.
     pub fn days(&self) -> Vec<NaiveDate> {
         let mut days: Vec<NaiveDate> = self.generations.iter().map(|(h, _)| h.day).collect();

@@ -5,6 +5,8 @@
 //! id, and what an event route returns. Terms are matched on dictionary
 //! references, so an event is only turned into strings when it is returned.
 
+use std::borrow::Cow;
+
 use foldhash::{HashMap, HashMapExt};
 
 use serde::{Deserialize, Serialize};
@@ -362,10 +364,10 @@ impl Block {
     }
 
     /// What an event route returns for an event.
-    pub fn summary(&self, row: usize) -> EventSummary {
-        let value = |attribute| self.values(attribute, row).next().map(str::to_owned);
+    pub fn summary(&self, row: usize) -> EventSummary<'_> {
+        let value = |attribute| self.values(attribute, row).next();
         EventSummary {
-            event_id: self.ids[row].clone(),
+            event_id: &self.ids[row],
             event_name: value(Attribute::EventName),
             event_source: value(Attribute::EventSource),
             event_time: Some(self.written_time(row)),
@@ -374,7 +376,7 @@ impl Block {
             account: value(Attribute::Account),
             error_code: value(Attribute::ErrorCode),
             session_name: value(Attribute::SessionName),
-            source_identity: self.text(self.source_identities[row]).map(str::to_owned),
+            source_identity: self.text(self.source_identities[row]),
             source_ip: value(Attribute::SourceIpAddress),
             access_key_id: value(Attribute::AccessKeyId),
             read_only: value(Attribute::ReadOnly).map(|v| v == "true"),
@@ -382,10 +384,10 @@ impl Block {
     }
 
     /// `eventTime` as the record wrote it.
-    fn written_time(&self, row: usize) -> String {
+    fn written_time(&self, row: usize) -> Cow<'_, str> {
         match self.text(self.written_times[row]) {
-            Some(written) => written.to_owned(),
-            None => canonical(self.times[row]),
+            Some(written) => Cow::Borrowed(written),
+            None => Cow::Owned(canonical(self.times[row])),
         }
     }
 
@@ -393,31 +395,77 @@ impl Block {
     /// summaries need; the record is read by `eventID` when wanted).
     pub fn event(&self, row: usize) -> EventItem {
         let summary = self.summary(row);
-        let value = |attribute| self.values(attribute, row).next().map(str::to_owned);
+        let owned = |value: Option<&str>| value.map(str::to_owned);
         let all = |attribute| self.values(attribute, row).map(str::to_owned).collect();
         let sort_key = self.sort_key(row);
         EventItem {
             month: Some(sort_key[..7].to_owned()),
-            service: value(Attribute::Service).unwrap_or_default(),
-            event_id: summary.event_id,
-            event_name: summary.event_name,
-            event_source: summary.event_source,
-            event_time: summary.event_time,
+            service: self
+                .values(Attribute::Service, row)
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            event_id: summary.event_id.to_owned(),
+            event_name: owned(summary.event_name),
+            event_source: owned(summary.event_source),
+            event_time: summary.event_time.map(Cow::into_owned),
             sort_key: Some(sort_key),
-            aws_region: summary.aws_region,
-            principal: summary.principal,
-            account: summary.account,
-            session_name: summary.session_name,
-            error_code: summary.error_code,
-            source_ip: summary.source_ip,
-            access_key_id: summary.access_key_id,
+            aws_region: owned(summary.aws_region),
+            principal: summary.principal.to_owned(),
+            account: owned(summary.account),
+            session_name: owned(summary.session_name),
+            error_code: owned(summary.error_code),
+            source_ip: owned(summary.source_ip),
+            access_key_id: owned(summary.access_key_id),
             read_only: summary.read_only,
-            source_identity: summary.source_identity,
+            source_identity: owned(summary.source_identity),
             resource_names: all(Attribute::ResourceName),
             resource_types: all(Attribute::ResourceType),
             expires_at: self.expires_at,
             record: StoredRecord::Absent,
         }
+    }
+}
+
+/// One event of a block, held rather than copied out: a page of lookups
+/// keeps these and writes each one's summary straight from its block.
+#[derive(Debug, Clone)]
+pub struct BlockRow {
+    block: std::sync::Arc<Block>,
+    row: usize,
+}
+
+impl BlockRow {
+    pub fn new(block: std::sync::Arc<Block>, row: usize) -> BlockRow {
+        BlockRow { block, row }
+    }
+
+    pub fn event_id(&self) -> &str {
+        self.block.event_id(self.row)
+    }
+
+    /// Microseconds since the epoch.
+    pub fn time(&self) -> i64 {
+        self.block.time(self.row)
+    }
+
+    /// `<time>#<eventID>`, as both indexes sort.
+    pub fn sort_key(&self) -> String {
+        self.block.sort_key(self.row)
+    }
+
+    pub fn summary(&self) -> EventSummary<'_> {
+        self.block.summary(self.row)
+    }
+
+    /// The event's values of `attribute`.
+    pub fn values(&self, attribute: Attribute) -> impl Iterator<Item = &str> + '_ {
+        self.block.values(attribute, self.row)
+    }
+
+    /// The event (without its record), copied out of the block.
+    pub fn event(&self) -> EventItem {
+        self.block.event(self.row)
     }
 }
 
@@ -445,14 +493,20 @@ fn time_of(event: &EventItem) -> Option<i64> {
 }
 
 /// The rows whose reference in `column` is accepted, ascending (generic, so
-/// each test compiles into its own tight loop).
+/// each test compiles into its own tight loop). A lookup's blocks hold a
+/// few matches among many rows: the column is tested a chunk at a time
+/// (a loop the compiler turns into vector compares) and only a chunk with a
+/// match is walked row by row.
 fn rows_where(column: &[u32], accept: impl Fn(u32) -> bool) -> Vec<usize> {
-    column
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| accept(**r))
-        .map(|(row, _)| row)
-        .collect()
+    const CHUNK: usize = 16;
+    let mut rows = Vec::new();
+    for (at, chunk) in column.chunks(CHUNK).enumerate() {
+        if chunk.iter().fold(false, |any, r| any | accept(*r)) {
+            let first = at * CHUNK;
+            rows.extend((first..first + chunk.len()).filter(|row| accept(column[*row])));
+        }
+    }
+    rows
 }
 
 fn instant(micros: i64) -> chrono::DateTime<chrono::Utc> {
@@ -474,6 +528,21 @@ mod tests {
     use super::*;
     use crate::event::event_from_json;
     use serde_json::json;
+
+    #[test]
+    fn rows_where_finds_what_a_plain_filter_finds() {
+        for len in [0, 1, 15, 16, 17, 33, 100] {
+            let column: Vec<u32> = (0..len).map(|i| (i * 7 % 5) as u32).collect();
+            for wanted in 0..6 {
+                let plain: Vec<usize> = (0..len).filter(|r| column[*r] == wanted).collect();
+                assert_eq!(
+                    rows_where(&column, |r| r == wanted),
+                    plain,
+                    "{len} rows, {wanted}"
+                );
+            }
+        }
+    }
 
     fn events() -> Vec<EventItem> {
         vec![
