@@ -13,7 +13,7 @@
 //! and concurrent writers: a rollup is a function of the blocks, and blocks
 //! are idempotent.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -134,25 +134,25 @@ impl HourRollup {
         let (attributes, failed) = Attribute::ALL
             .into_iter()
             .map(|attribute| {
-                let mut values: BTreeMap<&str, (u64, BTreeSet<u32>)> = BTreeMap::new();
+                // Blocks in position order: each adds its position once per value.
+                let mut values: BTreeMap<&str, (u64, Vec<u32>)> = BTreeMap::new();
                 let mut failed: BTreeMap<&str, u64> = BTreeMap::new();
                 for (position, (keyed, failed_rows)) in blocks.iter().zip(&failed_rows).enumerate()
                 {
-                    let block = &keyed.block;
-                    for (row, &row_failed) in failed_rows.iter().enumerate() {
-                        for value in block.values(attribute, row) {
-                            let slot = values.entry(value).or_default();
-                            slot.0 += 1;
-                            slot.1.insert(position as u32);
-                            if row_failed {
-                                *failed.entry(value).or_default() += 1;
-                            }
+                    for (value, n, n_failed) in keyed.block.value_counts(attribute, failed_rows) {
+                        let slot = values.entry(value).or_default();
+                        slot.0 += n;
+                        if slot.1.last() != Some(&(position as u32)) {
+                            slot.1.push(position as u32);
+                        }
+                        if n_failed > 0 {
+                            *failed.entry(value).or_default() += n_failed;
                         }
                     }
                 }
                 let values: HourValues = values
                     .into_iter()
-                    .map(|(v, (n, at))| (v.to_owned(), n, at.into_iter().collect()))
+                    .map(|(v, (n, at))| (v.to_owned(), n, at))
                     .collect();
                 let failed: FailedValues =
                     failed.into_iter().map(|(v, n)| (v.to_owned(), n)).collect();

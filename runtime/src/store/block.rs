@@ -80,7 +80,19 @@ pub struct Block {
     /// (the latest of its events' expiry), when retention is set.
     expires_at: Option<i64>,
     #[serde(skip)]
-    index: HashMap<String, u32>,
+    index: DictionaryIndex,
+}
+
+/// A block's strings by value, built when a term is first resolved in the
+/// block (building a rollup, or writing a page, never needs it). Derived
+/// from the strings, so two blocks compare equal whatever their index.
+#[derive(Debug, Clone, Default)]
+struct DictionaryIndex(std::sync::OnceLock<HashMap<String, u32>>);
+
+impl PartialEq for DictionaryIndex {
+    fn eq(&self, _: &DictionaryIndex) -> bool {
+        true
+    }
 }
 
 /// A block could not be decoded.
@@ -156,12 +168,6 @@ impl Block {
             block.resource_types.push(types);
             block.expires_at = block.expires_at.max(event.expires_at);
         }
-        block.index = block
-            .strings
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.clone(), i as u32 + 1))
-            .collect();
         (block, order)
     }
 
@@ -193,8 +199,7 @@ impl Block {
     }
 
     fn decode_raw(raw: &[u8]) -> Result<Block, CorruptBlock> {
-        let mut block: Block =
-            postcard::from_bytes(raw).map_err(|e| CorruptBlock(e.to_string()))?;
+        let block: Block = postcard::from_bytes(raw).map_err(|e| CorruptBlock(e.to_string()))?;
         if block.version != VERSION {
             return Err(CorruptBlock(format!("unknown version {}", block.version)));
         }
@@ -222,12 +227,6 @@ impl Block {
         if !columns_fit || !references_fit {
             return Err(CorruptBlock("its columns do not fit together".into()));
         }
-        block.index = block
-            .strings
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.clone(), i as u32 + 1))
-            .collect();
         Ok(block)
     }
 
@@ -292,6 +291,28 @@ impl Block {
             .filter_map(|r| self.text(*r))
     }
 
+    /// How many rows hold each value of `attribute`, and how many of those
+    /// rows are `failed` (a flag per row), for each value held by some row:
+    /// counted on references, so each distinct value is looked at once.
+    pub fn value_counts(&self, attribute: Attribute, failed: &[bool]) -> Vec<(&str, u64, u64)> {
+        let mut counts = vec![(0u64, 0u64); self.strings.len() + 1];
+        for row in 0..self.len() {
+            let row_failed = failed.get(row).copied().unwrap_or(false);
+            for reference in self.references(attribute, row) {
+                if let Some(slot) = counts.get_mut(*reference as usize) {
+                    slot.0 += 1;
+                    slot.1 += u64::from(row_failed);
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (n, _))| *n > 0)
+            .filter_map(|(reference, (n, failed))| Some((self.text(reference as u32)?, n, failed)))
+            .collect()
+    }
+
     /// The terms as references into this block, or `None` when some term
     /// can match no event of it.
     pub fn resolve(&self, terms: &[Term]) -> Option<Vec<ResolvedTerm>> {
@@ -301,9 +322,13 @@ impl Block {
                 let wanted = match &term.wanted {
                     Wanted::Present => None,
                     Wanted::AnyOf(values) => {
+                        let index = self.index.0.get_or_init(|| {
+                            let numbered = self.strings.iter().enumerate();
+                            numbered.map(|(i, s)| (s.clone(), i as u32 + 1)).collect()
+                        });
                         let references: Vec<u32> = values
                             .iter()
-                            .filter_map(|v| self.index.get(v).copied())
+                            .filter_map(|v| index.get(v).copied())
                             .collect();
                         if references.is_empty() {
                             return None;
@@ -563,6 +588,23 @@ mod tests {
             ),
             event_from_json(json!({"eventID": "timeless", "eventTime": "soon"}).to_string()),
         ]
+    }
+
+    #[test]
+    fn value_counts_count_rows_and_failed_rows_per_value() {
+        let block = Block::build(&events());
+        // Rows by time: "a" (bob), then "b" (the failed call).
+        let failed = [false, true];
+        let mut names = block.value_counts(Attribute::EventName, &failed);
+        names.sort();
+        assert_eq!(names, [("RunInstances", 2, 1)]);
+        let mut principals = block.value_counts(Attribute::Principal, &failed);
+        principals.sort();
+        assert_eq!(principals, [("Admin", 1, 1), ("bob", 1, 0)]);
+        let mut types = block.value_counts(Attribute::ResourceType, &failed);
+        types.sort();
+        assert_eq!(types, [("T1", 1, 1)], "a row counts a value once");
+        assert_eq!(block.value_counts(Attribute::ErrorCode, &[]).len(), 1);
     }
 
     #[test]
