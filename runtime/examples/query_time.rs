@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let app = tracker_runtime::api::router(tracker_runtime::api::ApiState::new(Arc::new(store)));
     let runtime = tokio::runtime::Runtime::new()?;
-    let ask = || -> Result<usize, Box<dyn std::error::Error>> {
+    let ask = || -> Result<(usize, String), Box<dyn std::error::Error>> {
         runtime.block_on(async {
             let response = app
                 .clone()
@@ -38,12 +38,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if !status.is_success() {
                 return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
             }
-            Ok(body.len())
+            // The body's digest, so builds can be checked to answer alike.
+            let text = String::from_utf8_lossy(&body);
+            Ok((body.len(), tracker_runtime::digest::sha256_hex(&text, 8)))
         })
     };
     let started = Instant::now();
-    let bytes = ask()?;
-    println!("first: {:.2?} ({bytes} bytes)", started.elapsed());
+    let (bytes, digest) = ask()?;
+    println!(
+        "first: {:.2?} ({bytes} bytes, sha256 {digest}…)",
+        started.elapsed()
+    );
     for _ in 0..2 {
         ask()?;
     }
