@@ -131,36 +131,28 @@ impl EventSummary<'_> {
                 out.push(b'"');
             }
         }
-        fn optional(out: &mut Vec<u8>, value: Option<&str>) {
+        // Each field's name (with what separates it from the one before) and value.
+        let fields: [(&[u8], Option<&str>); 12] = [
+            (br#"{"eventID":"#, Some(self.event_id)),
+            (br#","eventName":"#, self.event_name),
+            (br#","eventSource":"#, self.event_source),
+            (br#","eventTime":"#, self.event_time.as_deref()),
+            (br#","userIdentity_userName":"#, Some(self.principal)),
+            (br#","awsRegion":"#, self.aws_region),
+            (br#","recipientAccountId":"#, self.account),
+            (br#","errorCode":"#, self.error_code),
+            (br#","sessionName":"#, self.session_name),
+            (br#","sourceIdentity":"#, self.source_identity),
+            (br#","sourceIPAddress":"#, self.source_ip),
+            (br#","accessKeyId":"#, self.access_key_id),
+        ];
+        for (name, value) in fields {
+            out.extend_from_slice(name);
             match value {
                 Some(value) => text(out, value),
                 None => out.extend_from_slice(b"null"),
             }
         }
-        out.extend_from_slice(br#"{"eventID":"#);
-        text(out, self.event_id);
-        out.extend_from_slice(br#","eventName":"#);
-        optional(out, self.event_name);
-        out.extend_from_slice(br#","eventSource":"#);
-        optional(out, self.event_source);
-        out.extend_from_slice(br#","eventTime":"#);
-        optional(out, self.event_time.as_deref());
-        out.extend_from_slice(br#","userIdentity_userName":"#);
-        text(out, self.principal);
-        out.extend_from_slice(br#","awsRegion":"#);
-        optional(out, self.aws_region);
-        out.extend_from_slice(br#","recipientAccountId":"#);
-        optional(out, self.account);
-        out.extend_from_slice(br#","errorCode":"#);
-        optional(out, self.error_code);
-        out.extend_from_slice(br#","sessionName":"#);
-        optional(out, self.session_name);
-        out.extend_from_slice(br#","sourceIdentity":"#);
-        optional(out, self.source_identity);
-        out.extend_from_slice(br#","sourceIPAddress":"#);
-        optional(out, self.source_ip);
-        out.extend_from_slice(br#","accessKeyId":"#);
-        optional(out, self.access_key_id);
         out.extend_from_slice(br#","readOnly":"#);
         out.extend_from_slice(match self.read_only {
             Some(true) => b"true",
