@@ -191,7 +191,7 @@ impl HourRollup {
 }
 
 impl DayRollup {
-    fn build(generations: Vec<(u8, u64)>, hours: &BTreeMap<u8, HourRollup>) -> DayRollup {
+    fn build(generations: Vec<(u8, u64)>, hours: &BTreeMap<u8, &HourRollup>) -> DayRollup {
         let attributes = Attribute::ALL
             .into_iter()
             .map(|attribute| {
@@ -455,9 +455,9 @@ impl Rollups {
         let mut items = Vec::with_capacity(stale.len());
         for day in stale {
             let generations = self.day_generations(day);
-            let by_hour: BTreeMap<u8, HourRollup> = hour_rollups
+            let by_hour: BTreeMap<u8, &HourRollup> = hour_rollups
                 .range(Hour { day, hour: 0 }..=Hour { day, hour: 23 })
-                .map(|(h, r)| (h.hour, HourRollup::clone(r)))
+                .map(|(h, r)| (h.hour, r.as_ref()))
                 .collect();
             let rollup = Arc::new(DayRollup::build(generations, &by_hour));
             let (partition, sort) = keys::day_rollup_key(day);
@@ -691,7 +691,7 @@ mod tests {
         };
         assert_eq!(hour.blocks_with(&either), [0, 1]);
         assert!(hour.values(Attribute::Region).is_empty());
-        let day = DayRollup::build(vec![(13, 7)], &BTreeMap::from([(13, hour)]));
+        let day = DayRollup::build(vec![(13, 7)], &BTreeMap::from([(13, &hour)]));
         assert_eq!(day.total, 3);
         assert_eq!(
             day.hours_with(&Term::equals(Attribute::EventName, "x")),
