@@ -283,16 +283,14 @@ impl Selection<'_> {
         let partial: Vec<Tally> = stream::iter(batches)
             .map(|batch| async move {
                 let mut tally = Tally::default();
-                for (_, blocks) in self.candidate_blocks(&batch).await? {
+                for (hour, blocks) in self.candidate_blocks(&batch).await? {
+                    // A block holds one hour's events: they share its day.
+                    let day = day_text(hour.day);
                     for event in self.matches(&blocks, None).await? {
-                        let key = event.sort_key();
-                        let Some(day) = key.get(..10) else {
-                            continue;
-                        };
-                        tally.add_day(day, 1);
+                        tally.add_day(&day, 1);
                         if let Some(by) = by {
                             for value in event.values(by) {
-                                tally.add_key(value, day, 1);
+                                tally.add_key(value, &day, 1);
                             }
                         }
                     }

@@ -487,11 +487,6 @@ impl BlockRow {
     pub fn values(&self, attribute: Attribute) -> impl Iterator<Item = &str> + '_ {
         self.block.values(attribute, self.row)
     }
-
-    /// The event (without its record), copied out of the block.
-    pub fn event(&self) -> EventItem {
-        self.block.event(self.row)
-    }
 }
 
 /// A term whose values are references into one block (`None`: any value).
